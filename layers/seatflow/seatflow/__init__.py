@@ -1,0 +1,1 @@
+"""seatflow: turn one paid order into a ready-to-run Moodle course session."""

@@ -44,15 +44,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return sandbox_command(args)
     if args.command == "run":
-        from seatflow_local.commands import run_command
+        from seatflow_local.main_job import run_command
 
         return run_command(args)
     if args.command == "serve":
-        from seatflow_local.commands import serve_command
+        from seatflow_local.main_job import serve_command
 
         return serve_command(args)
     if args.command == "doctor":
-        from seatflow_local.commands import doctor_command
+        from seatflow_local.main_job import doctor_command
 
         return doctor_command(args)
     return 2

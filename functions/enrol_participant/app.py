@@ -1,0 +1,14 @@
+"""EnrolParticipant: one participant's account (found, reused or created), enrolment and attachment."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from seatflow.fulfilment import enrol_participant
+from seatflow.models.tasks import ParticipantTask
+from seatflow.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path="order_id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return enrol_participant(ParticipantTask.model_validate(event)).model_dump()

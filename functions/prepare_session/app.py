@@ -1,0 +1,14 @@
+"""PrepareSession: operator account, course, dates and roles, operator enrolment, participant manifest."""
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from seatflow.fulfilment import prepare_session
+from seatflow.models.tasks import OrderTask
+from seatflow.observability import logger, metrics, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path="order_id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return prepare_session(OrderTask.model_validate(event)).model_dump()

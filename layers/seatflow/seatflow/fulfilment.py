@@ -1,0 +1,458 @@
+"""The workflow's rules: prepare the session, enrol one participant, finalise the session.
+
+Every step is safe to re-run: Moodle is silent on repeated enrolments, role assignments and memberships,
+groups are found by idnumber before being created, and account creation is guarded by a claim in DynamoDB.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from functools import cached_property
+from typing import Any
+
+from seatflow.accounts import AccountResolution, resolve_account
+from seatflow.config import ConfigurationError, Settings, get_settings
+from seatflow.models.order import OrderItem, ParticipantItem, Person
+from seatflow.models.tasks import (
+    FailureTask,
+    OrderDone,
+    OrderTask,
+    ParticipantDone,
+    ParticipantTask,
+    SessionPrepared,
+)
+from seatflow.moodle import (
+    Enrolment,
+    InvalidParameterError,
+    MoodleClient,
+    MoodleError,
+    MoodlePermanentError,
+    RoleMap,
+    UserContextAssignment,
+    add_group_members,
+    assign_user_context_roles,
+    enrol_users,
+    ensure_group,
+    find_course_by_shortname,
+)
+from aws_lambda_powertools import single_metric
+
+from seatflow.observability import logger, mask_email, metrics
+from seatflow.product import session_dates
+from seatflow.store import OrderStore
+
+# No Moodle account has this id: enrolling it checks the course, its manual instance and the role without
+# changing anything (Moodle checks the role, then the instance, and only then the user, in one transaction).
+PROBE_USER_ID = 2_147_483_647
+
+
+class SessionNotPossible(Exception):
+    """The product cannot be provisioned (course, enrolment method, role): the whole order fails."""
+
+
+class OperatorAccountAmbiguous(Exception):
+    """The operator's email matches several Moodle accounts (or a suspended one): the order fails."""
+
+
+class Services:
+    """The store, the Moodle client (created on first use: RecordOrderFailure never needs the token) and roles."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = OrderStore(settings.table_name)
+        self.roles = RoleMap(settings.role_ids)
+
+    @cached_property
+    def moodle(self) -> MoodleClient:
+        return MoodleClient.from_settings()
+
+
+_services_lock = threading.Lock()
+_services: Services | None = None
+
+
+def services() -> Services:
+    """One store and one Moodle client per container, rebuilt if the settings change (local runtime)."""
+    global _services
+    settings = get_settings()
+    with _services_lock:
+        if _services is None or _services.settings is not settings:
+            _services = Services(settings)
+        return _services
+
+
+def _person(item: OrderItem | ParticipantItem) -> Person:
+    source = item.operator if isinstance(item, OrderItem) else item
+    return Person.model_construct(
+        firstname=source.firstname,
+        lastname=source.lastname,
+        email=source.email,
+        city=source.city,
+        institution=source.institution,
+        phone=source.phone,
+    )
+
+
+def _count_moodle_error(error: MoodleError) -> None:
+    # A metric of its own: the errorcode dimension must not attach to the invocation's other metrics.
+    with single_metric(name="MoodleErrors", unit="Count", value=1) as metric:
+        metric.add_dimension(name="errorcode", value=str(error.errorcode or error.exception or "unknown")[:64])
+
+
+# -- PrepareSession -------------------------------------------------------------------------------------------
+def prepare_session(task: OrderTask, *, now: int | None = None) -> SessionPrepared:
+    svc = services()
+    order = svc.store.get_order(task.order_id)
+    if order is None:
+        raise SessionNotPossible(f"order {task.order_id} is not recorded")
+    params = order.product_params()
+    moodle = svc.moodle
+
+    course = find_course_by_shortname(moodle, params.coursename)
+    if course is None:
+        raise SessionNotPossible(f"course {params.coursename!r} does not exist in Moodle (product {order.product.code})")
+    try:
+        supervisor_role_id = svc.roles.id_for(params.supervisor)
+        student_role_id = svc.roles.id_for("student")
+    except ConfigurationError as exc:
+        raise SessionNotPossible(str(exc)) from exc
+    timestart, timeend = session_dates(params, now=now or int(time.time()), course_start=course.startdate)
+
+    # Prove the course's manual enrolment and the supervisor role before any account exists.
+    _probe_enrolment(moodle, course.id, course.shortname, supervisor_role_id, params.supervisor)
+    if supervisor_role_id != student_role_id:
+        _probe_enrolment(moodle, course.id, course.shortname, student_role_id, "student")
+
+    operator = resolve_account(moodle, svc.store, _person(order), order_id=order.order_id, claimant="operator")
+    if not operator.usable or operator.user is None:
+        raise OperatorAccountAmbiguous(f"operator: {operator.reason}")
+    enrol_users(
+        moodle,
+        [Enrolment(course.id, operator.user.id, supervisor_role_id, timestart, timeend)],
+    )
+    user_context_roles = {
+        "supervisor": _role_assignable_in_user_context(moodle, supervisor_role_id, operator.user.id),
+        "student": _role_assignable_in_user_context(moodle, student_role_id, operator.user.id),
+    }
+    metrics.add_metric(name=f"Accounts{operator.outcome.capitalize()}", unit="Count", value=1)
+
+    participants = svc.store.list_participants(order.order_id)
+    keys = [p.participant_key for p in participants]
+    manifest_key = f"manifests/{order.order_id}.json"
+    _write_manifest(svc.settings.manifest_bucket, manifest_key, keys)
+    svc.store.save_session(
+        order.order_id,
+        {
+            "course_id": course.id,
+            "course_shortname": course.shortname,
+            "course_fullname": course.fullname,
+            "timestart": timestart,
+            "timeend": timeend,
+            "supervisor_role": params.supervisor,
+            "supervisor_role_id": supervisor_role_id,
+            "student_role_id": student_role_id,
+            "operator_user_id": operator.user.id,
+            "operator_username": operator.user.username,
+            "operator_account": operator.outcome,
+            "user_context_roles": user_context_roles,
+        },
+    )
+    logger.info("session prepared", extra={"course_id": course.id, "participants": len(keys)})
+    return SessionPrepared(order_id=order.order_id, manifest_key=manifest_key, participants=len(keys))
+
+
+def _probe_enrolment(moodle: MoodleClient, course_id: int, shortname: str, role_id: int, role: str) -> None:
+    from seatflow.moodle import NoManualEnrolmentError, RecordNotFoundError, RoleAssignDeniedError
+
+    try:
+        enrol_users(moodle, [Enrolment(course_id, PROBE_USER_ID, role_id)])
+    except RecordNotFoundError:
+        return  # course, manual instance and role are fine; only the (nonexistent) user was refused
+    except NoManualEnrolmentError as exc:
+        raise SessionNotPossible(
+            f"course {shortname!r} has no enabled manual enrolment method: add one "
+            f"(Course > Participants > Enrolment methods) ({exc.errorcode})"
+        ) from exc
+    except RoleAssignDeniedError as exc:
+        raise SessionNotPossible(
+            f"role {role!r} (id {role_id}) cannot be assigned in course {shortname!r} by the web-service user: "
+            f"allow it at the Course context level and in 'Allow role assignments' ({exc.errorcode})"
+        ) from exc
+    raise SessionNotPossible(f"Moodle accepted an enrolment of user {PROBE_USER_ID} in course {shortname!r}")
+
+
+def _write_manifest(bucket: str, key: str, participant_keys: list[str]) -> None:
+    import boto3
+
+    boto3.client("s3").put_object(
+        Bucket=bucket, Key=key, Body=json.dumps(participant_keys).encode(), ContentType="application/json"
+    )
+
+
+# -- EnrolParticipant -----------------------------------------------------------------------------------------
+def enrol_participant(task: ParticipantTask) -> ParticipantDone:
+    svc = services()
+    order, participant = svc.store.get_order_and_participant(task.order_id, task.participant_key)
+    if participant.status in ("ENROLLED", "NEEDS_REVIEW"):
+        return ParticipantDone(participant_key=participant.participant_key, status=participant.status)
+    session = order.session or {}
+    role_shortname = "student" if participant.role == "learner" else session["supervisor_role"]
+    role_id = session["student_role_id"] if participant.role == "learner" else session["supervisor_role_id"]
+    logger.append_keys(participant_key=participant.participant_key)
+
+    try:
+        resolution = resolve_account(
+            svc.moodle, svc.store, _person(participant), order_id=order.order_id, claimant=participant.participant_key
+        )
+        if not resolution.usable or resolution.user is None:
+            return _needs_review(svc.store, participant, resolution)
+        user = resolution.user
+        enrol_users(
+            svc.moodle,
+            [Enrolment(session["course_id"], user.id, role_id, session["timestart"], session["timeend"])],
+        )
+        warnings: list[str] = []
+        attached = False
+        if resolution.outcome == "created":
+            attached, warnings = attach_to_operator(svc, session, user.id)
+    except MoodlePermanentError as error:
+        _count_moodle_error(error)
+        metrics.add_metric(name="ParticipantsFailed", unit="Count", value=1)
+        svc.store.save_participant_outcome(
+            order.order_id,
+            participant.participant_key,
+            status="FAILED",
+            account=None,
+            moodle_user_id=None,
+            username=None,
+            role_shortname=role_shortname,
+            role_id=role_id,
+            attached_to_operator=False,
+            reason=f"Moodle refused {error.wsfunction}: {error.errorcode or error.exception}: {error.message}",
+        )
+        logger.warning("participant failed", extra={"errorcode": error.errorcode})
+        return ParticipantDone(participant_key=participant.participant_key, status="FAILED")
+
+    metrics.add_metric(name=f"Accounts{resolution.outcome.capitalize()}", unit="Count", value=1)
+    metrics.add_metric(name="ParticipantsEnrolled", unit="Count", value=1)
+    svc.store.save_participant_outcome(
+        order.order_id,
+        participant.participant_key,
+        status="ENROLLED",
+        account=resolution.outcome,  # type: ignore[arg-type]
+        moodle_user_id=user.id,
+        username=user.username,
+        role_shortname=role_shortname,
+        role_id=role_id,
+        attached_to_operator=attached,
+        warnings=warnings or None,
+    )
+    return ParticipantDone(participant_key=participant.participant_key, status="ENROLLED")
+
+
+def attach_to_operator(svc: Services, session: dict[str, Any], user_id: int) -> tuple[bool, list[str]]:
+    """Delegated administration, for accounts created by this order only: the operator supervises the new
+    user (supervisor role in the user's context) and the new user gets the student role in the operator's.
+
+    PrepareSession probed which of the two roles Moodle allows at the User context level; only those are sent
+    (Moodle assigns a batch in one transaction, so one refused role would refuse both).
+    """
+    allowed = session.get("user_context_roles", {})
+    operator_id = int(session["operator_user_id"])
+    assignments, warnings = [], []
+    if allowed.get("supervisor"):
+        assignments.append(UserContextAssignment(session["supervisor_role_id"], operator_id, user_id))
+    else:
+        warnings.append(_user_context_hint(session["supervisor_role"], "the operator could not supervise this account"))
+    if allowed.get("student"):
+        assignments.append(UserContextAssignment(session["student_role_id"], user_id, operator_id))
+    else:
+        warnings.append(_user_context_hint("student", "no student role in the operator's user context"))
+    if assignments:
+        assign_user_context_roles(svc.moodle, assignments)
+    return bool(allowed.get("supervisor")), warnings
+
+
+def _user_context_hint(role: str, what: str) -> str:
+    return (
+        f"{what}: allow role {role} at the User context level "
+        "(Site administration > Users > Permissions > Define roles)"
+    )
+
+
+def _role_assignable_in_user_context(moodle: MoodleClient, role_id: int, context_user_id: int) -> bool:
+    """Moodle checks that the role is assignable in the context before it looks at the user: assigning it to
+    a nonexistent user answers `codingerror` when the role is allowed and `invalidparameter` when it is not."""
+    try:
+        assign_user_context_roles(moodle, [UserContextAssignment(role_id, PROBE_USER_ID, context_user_id)])
+    except InvalidParameterError:
+        return False
+    except MoodlePermanentError as error:
+        if error.errorcode == "codingerror":
+            return True
+        raise
+    return True
+
+
+def _needs_review(store: OrderStore, participant: ParticipantItem, resolution: AccountResolution) -> ParticipantDone:
+    store.save_participant_outcome(
+        participant.order_id,
+        participant.participant_key,
+        status="NEEDS_REVIEW",
+        account=None,
+        moodle_user_id=None,
+        username=None,
+        role_shortname=None,
+        role_id=None,
+        attached_to_operator=False,
+        reason=resolution.reason,
+        candidates=resolution.candidates,
+    )
+    logger.warning("participant needs review", extra={"reason": mask_email(resolution.reason or "")})
+    return ParticipantDone(participant_key=participant.participant_key, status="NEEDS_REVIEW")
+
+
+# -- FinalizeSession ------------------------------------------------------------------------------------------
+def finalize_session(task: OrderTask) -> OrderDone:
+    svc = services()
+    order = svc.store.get_order(task.order_id)
+    if order is None or not order.session:
+        raise SessionNotPossible(f"order {task.order_id} has no prepared session")
+    session = order.session
+    participants = svc.store.list_participants(order.order_id)
+    warnings = list(order.warnings)
+
+    for participant in participants:
+        if participant.status == "PENDING":
+            svc.store.save_participant_outcome(
+                order.order_id,
+                participant.participant_key,
+                status="FAILED",
+                account=None,
+                moodle_user_id=None,
+                username=None,
+                role_shortname=None,
+                role_id=None,
+                attached_to_operator=False,
+                reason="not processed by the workflow",
+            )
+            participant.status = "FAILED"
+
+    operator = order.operator
+    label = operator.institution or f"{operator.firstname} {operator.lastname}"
+    group, _created = ensure_group(
+        svc.moodle,
+        int(session["course_id"]),
+        idnumber=order.order_id,
+        name=f"{order.order_id} – {label}"[:254],
+        description=f"seatflow order {order.order_id} ({order.product.code})",
+    )
+    enrolled = [p for p in participants if p.status == "ENROLLED" and p.moodle_user_id]
+    members = [int(session["operator_user_id"])] + [int(p.moodle_user_id or 0) for p in enrolled]
+    refused = _add_members(svc, group.id, members)
+    joined = [p.participant_key for p in enrolled if p.moodle_user_id not in refused]
+    svc.store.set_group_membership(order.order_id, joined, True)
+    if refused:
+        warnings.append(f"Moodle refused group membership for user ids {sorted(refused)}")
+
+    support = order.product_params().customersupport
+    if support:
+        warnings.extend(_enrol_operator_in_support(svc, support, int(session["operator_user_id"])))
+
+    statuses = Counter(p.status for p in participants)
+    accounts = Counter(p.account for p in participants if p.account)
+    counts = {
+        "participants": len(participants),
+        "learners": sum(1 for p in participants if p.role == "learner"),
+        "tutors": sum(1 for p in participants if p.role == "tutor"),
+        "enrolled": statuses["ENROLLED"],
+        "needs_review": statuses["NEEDS_REVIEW"],
+        "failed": statuses["FAILED"],
+        "created": accounts["created"],
+        "reused": accounts["reused"],
+        "group_members": len(joined),
+    }
+    if statuses["ENROLLED"] == len(participants):
+        status = "COMPLETED"
+    elif statuses["ENROLLED"] > 0:
+        status = "PARTIAL"
+    else:
+        status = "FAILED"
+    svc.store.finish_order(
+        order.order_id,
+        status=status,
+        counts=counts,
+        group={"id": group.id, "idnumber": group.idnumber, "name": group.name},
+        warnings=warnings or None,
+        failure=None,
+    )
+    logger.info("session finalised", extra={"status": status, **counts})
+    return OrderDone(order_id=order.order_id, status=status, counts=counts)
+
+
+def _add_members(svc: Services, group_id: int, user_ids: list[int]) -> set[int]:
+    """Adds members in batches; a refused batch is retried one by one to find who Moodle refuses."""
+    refused: set[int] = set()
+    size = svc.settings.group_batch_size
+    for start in range(0, len(user_ids), size):
+        batch = user_ids[start : start + size]
+        try:
+            add_group_members(svc.moodle, group_id, batch, batch_size=size)
+        except MoodlePermanentError:
+            for user_id in batch:
+                try:
+                    add_group_members(svc.moodle, group_id, [user_id])
+                except MoodlePermanentError as error:
+                    _count_moodle_error(error)
+                    refused.add(user_id)
+    return refused
+
+
+def _enrol_operator_in_support(svc: Services, shortname: str, operator_id: int) -> list[str]:
+    """The support course is a courtesy: a failure there is reported on the order, never fatal."""
+    course = find_course_by_shortname(svc.moodle, shortname)
+    if course is None:
+        return [f"customer-support course {shortname!r} does not exist in Moodle; the operator was not enrolled"]
+    role_ids = [svc.roles.id_for("student")]
+    if "customer" in svc.settings.role_ids:
+        role_ids.append(svc.settings.role_ids["customer"])
+    try:
+        enrol_users(svc.moodle, [Enrolment(course.id, operator_id, role_id) for role_id in role_ids])
+    except MoodlePermanentError as error:
+        _count_moodle_error(error)
+        return [f"operator not enrolled in customer-support course {shortname!r}: {error.errorcode}: {error.message}"]
+    return []
+
+
+# -- RecordOrderFailure ---------------------------------------------------------------------------------------
+def record_failure(task: FailureTask) -> dict[str, Any]:
+    """A Catch landed here: one participant's retries are spent, or the whole order could not be prepared."""
+    store = services().store
+    reason = task.error.message()
+    if task.participant_key:
+        metrics.add_metric(name="ParticipantsFailed", unit="Count", value=1)
+        store.save_participant_outcome(
+            task.order_id,
+            task.participant_key,
+            status="FAILED",
+            account=None,
+            moodle_user_id=None,
+            username=None,
+            role_shortname=None,
+            role_id=None,
+            attached_to_operator=False,
+            reason=f"gave up after retries: {reason}",
+        )
+        return ParticipantDone(participant_key=task.participant_key, status="FAILED").model_dump()
+    store.finish_order(
+        task.order_id,
+        status="FAILED",
+        counts={},
+        group=None,
+        warnings=None,
+        failure={"error": task.error.Error, "reason": reason},
+    )
+    return OrderDone(order_id=task.order_id, status="FAILED").model_dump()

@@ -1,0 +1,214 @@
+"""`seatflow run`, `seatflow serve` and `seatflow doctor`: the main job on the local runtime."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, TextIO
+
+from seatflow_local.runtime import LocalRuntime
+
+
+# -- run ------------------------------------------------------------------------------------------------------
+class ProgressBar:
+    def __init__(self, total: int, stream: TextIO = sys.stderr, width: int = 30) -> None:
+        self.total, self.stream, self.width = max(total, 1), stream, width
+        self.last = -1
+
+    def update(self, done: int) -> None:
+        done = min(done, self.total)
+        if done == self.last:
+            return
+        self.last = done
+        filled = int(self.width * done / self.total)
+        bar = "#" * filled + "." * (self.width - filled)
+        self.stream.write(f"\r  participants [{bar}] {done}/{self.total}")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()
+
+
+def run_command(args: Any) -> int:
+    body = Path(args.order_file).read_text(encoding="utf-8")
+    try:
+        payload = json.loads(body)
+        order_id = str(payload["order_id"])
+        total = sum(len(payload.get("participants", {}).get(k) or []) for k in ("learners", "tutors"))
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"{args.order_file}: not an order body ({exc})", file=sys.stderr)
+        return 2
+    with LocalRuntime() as runtime:
+        where = "the Moodle sandbox" if runtime.sandbox else runtime.moodle_url
+        print(f"seatflow: posting order {order_id} ({total} participants) to the order endpoint; Moodle: {where}",
+              file=sys.stderr)
+        status, answer = runtime.submit_order(body)
+        if status != 202:
+            print(f"refused with HTTP {status}:", file=sys.stderr)
+            print(json.dumps(answer, indent=2, ensure_ascii=False), file=sys.stderr)
+            return 1
+        bar = ProgressBar(total)
+        description = runtime.wait_for_order(order_id, on_progress=bar.update)
+        bar.close()
+        _, document = runtime.get_order(order_id)
+        if args.json:
+            print(json.dumps(document, indent=2, ensure_ascii=False))
+        else:
+            print(format_report(document))
+            print(format_timeline(runtime.history(order_id), description))
+            print(f"\nLogs: {runtime.log_file}")
+    return 0 if document.get("status") == "COMPLETED" else 1
+
+
+def format_report(document: dict[str, Any]) -> str:
+    lines = [
+        "",
+        f"Order {document.get('order_id')}: {document.get('status')}",
+    ]
+    session = document.get("session") or {}
+    if session:
+        start = _date(session.get("timestart"))
+        end = _date(session.get("timeend")) if session.get("timeend") else "no end"
+        lines.append(f"  course {session.get('course_shortname')} (id {session.get('course_id')}), {start} -> {end}")
+    operator = document.get("operator") or {}
+    lines.append(
+        f"  operator {operator.get('username') or '-'} (id {operator.get('moodle_user_id') or '-'}), "
+        f"account {operator.get('account') or '-'}, supervisor role"
+    )
+    group = document.get("group") or {}
+    if group:
+        lines.append(f"  group {group.get('name')!r} (id {group.get('id')}, idnumber {group.get('idnumber')})")
+    counts = document.get("counts") or {}
+    if counts:
+        lines.append("  " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if document.get("failure"):
+        lines.append(f"  failure: {document['failure'].get('reason')}")
+    for warning in document.get("warnings") or []:
+        lines.append(f"  warning: {warning}")
+    lines.append("")
+    header = f"  {'participant':<28} {'role':<8} {'status':<13} {'account':<8} {'username':<24} {'group':<5}"
+    lines += [header, "  " + "-" * (len(header) - 2)]
+    for p in document.get("participants") or []:
+        group_mark = "yes" if p.get("group_member") else "no"
+        lines.append(
+            f"  {p.get('email', ''):<28} {p.get('role', ''):<8} {p.get('status', ''):<13} "
+            f"{p.get('account') or '-':<8} {p.get('username') or '-':<24} {group_mark:<5}"
+        )
+        if p.get("reason"):
+            lines.append(f"      reason: {p['reason']}")
+        if p.get("attached_to_operator"):
+            lines.append("      attached to the operator (delegated administration)")
+    return "\n".join(lines)
+
+
+def format_timeline(events: list[dict[str, Any]], description: dict[str, Any]) -> str:
+    """The execution's states entered and left, as the console's event view lists them."""
+    if not events:
+        return "\n(no history)"
+    start = events[0]["timestamp"]
+    lines = ["", f"Execution {description.get('name')}: {description.get('status')}", ""]
+    lines.append(f"  {'+seconds':>9}  {'event':<24} state")
+    for event in events:
+        kind = event["type"]
+        if not kind.endswith(("Entered", "Exited", "Started", "Succeeded", "Failed", "Aborted")) or kind.startswith("Task"):
+            continue
+        name = ""
+        for key, value in event.items():
+            if key.endswith("EventDetails") and isinstance(value, dict) and "name" in value:
+                name = value["name"]
+        offset = (event["timestamp"] - start).total_seconds()
+        lines.append(f"  {offset:>9.3f}  {kind:<24} {name}")
+    return "\n".join(lines)
+
+
+def _date(timestamp: Any) -> str:
+    try:
+        return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (TypeError, ValueError):
+        return "-"
+
+
+# -- serve ----------------------------------------------------------------------------------------------------
+def serve_command(args: Any) -> int:
+    with LocalRuntime() as runtime:
+
+        class OrderEndpoint(BaseHTTPRequestHandler):
+            def _answer(self, method: str) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length).decode("utf-8") if length else ""
+                path = self.path.split("?", 1)[0].rstrip("/")
+                parts = path.strip("/").split("/")
+                path_parameters = {"order_id": parts[1]} if len(parts) == 2 and parts[0] == "orders" else None
+                event = runtime.api_event(method, path, body, path_parameters=path_parameters)
+                event["headers"] = {k: v for k, v in self.headers.items()}
+                assert runtime.lambdas is not None
+                response = runtime.lambdas.invoke_json("OrderApiFunction", event)
+                payload = (response.get("body") or "").encode()
+                self.send_response(int(response["statusCode"]))
+                for key, value in (response.get("headers") or {}).items():
+                    self.send_header(key, str(value))
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def do_POST(self) -> None:  # noqa: N802
+                self._answer("POST")
+
+            def do_GET(self) -> None:  # noqa: N802
+                self._answer("GET")
+
+            def log_message(self, fmt: str, *values: Any) -> None:
+                sys.stderr.write(f"{self.address_string()} {fmt % values}\n")
+
+        server = ThreadingHTTPServer((args.host, args.port), OrderEndpoint)
+        where = "the Moodle sandbox at " + runtime.moodle_url if runtime.sandbox else runtime.moodle_url
+        print(f"seatflow order endpoint on http://{args.host}:{args.port}/orders (Moodle: {where})", flush=True)
+        print("sign requests with `seatflow sign ORDER.json` (secret in .seatflow/webhook_secret); Ctrl-C stops",
+              flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.server_close()
+    return 0
+
+
+# -- doctor ---------------------------------------------------------------------------------------------------
+REQUIRED_FUNCTIONS = {
+    "core_webservice_get_site_info": "read which functions the token may call",
+    "core_user_get_users": "find accounts by email (case-insensitive)",
+    "core_user_get_users_by_field": "check which usernames are free",
+    "core_user_create_users": "create accounts",
+    "core_course_get_courses_by_field": "find the course by shortname",
+    "enrol_manual_enrol_users": "enrol participants and the operator",
+    "core_role_assign_roles": "attach new accounts to the operator",
+    "core_group_get_course_groups": "find the order's group",
+    "core_group_create_groups": "create the order's group",
+    "core_group_add_group_members": "add participants to the group",
+}
+
+
+def doctor_command(args: Any) -> int:
+    from seatflow.config import get_settings
+    from seatflow.diagnosis import diagnose
+
+    with LocalRuntime() as runtime:
+        where = "the Moodle sandbox (set MOODLE_URL and MOODLE_TOKEN to check yours)" if runtime.sandbox else runtime.moodle_url
+        print(f"seatflow doctor: checking {where}")
+        findings = diagnose(get_settings(), product=args.product, required=REQUIRED_FUNCTIONS)
+    problems = 0
+    for finding in findings:
+        mark = "ok  " if finding.ok else "FIX "
+        problems += 0 if finding.ok else 1
+        print(f"  {mark} {finding.check}")
+        if not finding.ok and finding.fix:
+            print(f"       -> {finding.fix}")
+    print(f"\n{problems} problem(s) found" if problems else "\nEverything seatflow needs is in place.")
+    time.sleep(0)
+    return 1 if problems else 0

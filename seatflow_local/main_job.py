@@ -45,8 +45,10 @@ def run_command(args: Any) -> int:
         return 2
     with LocalRuntime() as runtime:
         where = "the Moodle sandbox" if runtime.sandbox else runtime.moodle_url
-        print(f"seatflow: posting order {order_id} ({total} participants) to the order endpoint; Moodle: {where}",
-              file=sys.stderr)
+        print(
+            f"seatflow: posting order {order_id} ({total} participants) to the order endpoint; Moodle: {where}",
+            file=sys.stderr,
+        )
         status, answer = runtime.submit_order(body)
         if status != 202:
             print(f"refused with HTTP {status}:", file=sys.stderr)
@@ -70,11 +72,13 @@ def format_report(document: dict[str, Any]) -> str:
         "",
         f"Order {document.get('order_id')}: {document.get('status')}",
     ]
-    session = document.get("session") or {}
+    session = document.get("course") or {}
     if session:
         start = _date(session.get("timestart"))
         end = _date(session.get("timeend")) if session.get("timeend") else "no end"
-        lines.append(f"  course {session.get('course_shortname')} (id {session.get('course_id')}), {start} -> {end}")
+        lines.append(
+            f"  course {session.get('course_shortname')} (id {session.get('course_id')}), {start} -> {end}"
+        )
     operator = document.get("operator") or {}
     lines.append(
         f"  operator {operator.get('username') or '-'} (id {operator.get('moodle_user_id') or '-'}), "
@@ -82,7 +86,9 @@ def format_report(document: dict[str, Any]) -> str:
     )
     group = document.get("group") or {}
     if group:
-        lines.append(f"  group {group.get('name')!r} (id {group.get('id')}, idnumber {group.get('idnumber')})")
+        lines.append(
+            f"  group {group.get('name')!r} (id {group.get('id')}, idnumber {group.get('idnumber')})"
+        )
     counts = document.get("counts") or {}
     if counts:
         lines.append("  " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -115,7 +121,9 @@ def format_timeline(events: list[dict[str, Any]], description: dict[str, Any]) -
     lines.append(f"  {'+seconds':>9}  {'event':<24} state")
     for event in events:
         kind = event["type"]
-        if not kind.endswith(("Entered", "Exited", "Started", "Succeeded", "Failed", "Aborted")) or kind.startswith("Task"):
+        if not kind.endswith(
+            ("Entered", "Exited", "Started", "Succeeded", "Failed", "Aborted")
+        ) or kind.startswith("Task"):
             continue
         name = ""
         for key, value in event.items():
@@ -167,9 +175,13 @@ def serve_command(args: Any) -> int:
 
         server = ThreadingHTTPServer((args.host, args.port), OrderEndpoint)
         where = "the Moodle sandbox at " + runtime.moodle_url if runtime.sandbox else runtime.moodle_url
-        print(f"seatflow order endpoint on http://{args.host}:{args.port}/orders (Moodle: {where})", flush=True)
-        print("sign requests with `seatflow sign ORDER.json` (secret in .seatflow/webhook_secret); Ctrl-C stops",
-              flush=True)
+        print(
+            f"seatflow order endpoint on http://{args.host}:{args.port}/orders (Moodle: {where})", flush=True
+        )
+        print(
+            "sign requests with `seatflow sign ORDER.json` (secret in .seatflow/webhook_secret); Ctrl-C stops",
+            flush=True,
+        )
         try:
             server.serve_forever()
         except KeyboardInterrupt:
@@ -199,7 +211,11 @@ def doctor_command(args: Any) -> int:
     from seatflow.diagnosis import diagnose
 
     with LocalRuntime() as runtime:
-        where = "the Moodle sandbox (set MOODLE_URL and MOODLE_TOKEN to check yours)" if runtime.sandbox else runtime.moodle_url
+        where = (
+            "the Moodle sandbox (set MOODLE_URL and MOODLE_TOKEN to check yours)"
+            if runtime.sandbox
+            else runtime.moodle_url
+        )
         print(f"seatflow doctor: checking {where}")
         findings = diagnose(get_settings(), product=args.product, required=REQUIRED_FUNCTIONS)
     problems = 0

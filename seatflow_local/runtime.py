@@ -13,7 +13,6 @@ import io
 import json
 import logging
 import os
-import secrets
 import threading
 import time
 import traceback
@@ -25,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from seatflow_local.commands import local_webhook_secret
 from seatflow_local.template import ROOT, FunctionSpec, Template, render_definition, resolve
 
 ACCOUNT_ID = "123456789012"
@@ -35,18 +35,6 @@ STATE_DIR = ROOT / ".seatflow"
 SANDBOX_ROLE_IDS = {"customer": 9}
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
-
-
-def local_webhook_secret() -> str:
-    """The local runtime's webhook secret: WEBHOOK_SECRET, else a random one kept in .seatflow/ (not in git)."""
-    if os.environ.get("WEBHOOK_SECRET"):
-        return os.environ["WEBHOOK_SECRET"]
-    path = STATE_DIR / "webhook_secret"
-    if not path.exists():
-        STATE_DIR.mkdir(exist_ok=True)
-        path.write_text(secrets.token_hex(32), encoding="utf-8")
-        path.chmod(0o600)
-    return path.read_text(encoding="utf-8").strip()
 
 
 @dataclass
@@ -86,7 +74,9 @@ class InProcessLambda:
             if spec.logical_id not in self._handlers:
                 module_name, attr = spec.handler.rsplit(".", 1)
                 path = spec.code_dir / f"{module_name.replace('.', '/')}.py"
-                module_spec = importlib.util.spec_from_file_location(f"seatflow_fn_{spec.code_dir.name}", path)
+                module_spec = importlib.util.spec_from_file_location(
+                    f"seatflow_fn_{spec.code_dir.name}", path
+                )
                 assert module_spec and module_spec.loader
                 module: ModuleType = importlib.util.module_from_spec(module_spec)
                 module_spec.loader.exec_module(module)
@@ -119,7 +109,11 @@ class InProcessLambda:
                 "errorMessage": str(exc),
                 "stackTrace": traceback.format_tb(exc.__traceback__)[-3:],
             }
-            return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": io.BytesIO(json.dumps(body).encode())}
+            return {
+                "StatusCode": 200,
+                "FunctionError": "Unhandled",
+                "Payload": io.BytesIO(json.dumps(body).encode()),
+            }
         if isinstance(event, dict) and "participant_key" in event:
             with self._lock:
                 self.completed_items.add(f"{event.get('order_id')}/{event['participant_key']}")
@@ -155,6 +149,7 @@ class LocalRuntime:
         self._saved_env: dict[str, str | None] = {}
         self._restore_dispatch: Callable[[], None] | None = None
         self._log_stream: Any = None
+        self._redirected: list[tuple[logging.StreamHandler[Any], Any]] = []
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def __enter__(self) -> LocalRuntime:
@@ -183,10 +178,19 @@ class LocalRuntime:
         )
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
+        try:
+            self._start_services()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_services(self) -> None:
         if self.moodle_url is None:
             from seatflow_local.sandbox import start_sandbox
 
-            self.sandbox = start_sandbox(latency_ms=self.sandbox_latency_ms, fault_rate=self.sandbox_fault_rate)
+            self.sandbox = start_sandbox(
+                latency_ms=self.sandbox_latency_ms, fault_rate=self.sandbox_fault_rate
+            )
             self.moodle_url, self.moodle_token = self.sandbox.url, self.sandbox.token
             if self.role_ids is None:
                 self.role_ids = dict(SANDBOX_ROLE_IDS)
@@ -203,6 +207,9 @@ class LocalRuntime:
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
+        for handler, stream in self._redirected:
+            handler.setStream(stream)
+        self._redirected = []
         if self._log_stream is not None:
             self._log_stream.close()
             self._log_stream = None
@@ -233,7 +240,7 @@ class LocalRuntime:
         for name in ("seatflow",):
             for handler in logging.getLogger(name).handlers:
                 if isinstance(handler, logging.StreamHandler):
-                    handler.setStream(self._log_stream)
+                    self._redirected.append((handler, handler.setStream(self._log_stream)))
 
     # -- resources from template.yaml --------------------------------------------------------------------
     def function_arn(self, logical_id: str) -> str:
@@ -249,7 +256,9 @@ class LocalRuntime:
         self.table_name = f"{STACK_NAME}-{table_id}"
         self.bucket_name = f"{STACK_NAME}-{bucket_id.lower()}"
         self.state_machine_name = f"{STACK_NAME}-fulfil-order"
-        self.state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{self.state_machine_name}"
+        self.state_machine_arn = (
+            f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{self.state_machine_name}"
+        )
 
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(
@@ -311,7 +320,9 @@ class LocalRuntime:
         self._restore_dispatch = _route_lambda_to(self.lambdas)
 
     # -- what a shop and an operator do ------------------------------------------------------------------
-    def api_event(self, method: str, path: str, body: str = "", path_parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    def api_event(
+        self, method: str, path: str, body: str = "", path_parameters: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         from seatflow.signature import sign
 
         timestamp = int(time.time())
@@ -321,7 +332,7 @@ class LocalRuntime:
             "httpMethod": method,
             "headers": {
                 "Content-Type": "application/json",
-                "Seatflow-Signature": sign(body.encode(), local_webhook_secret(), timestamp),
+                "Seatflow-Signature": sign(local_webhook_secret(), timestamp, body),
             },
             "multiValueHeaders": {},
             "queryStringParameters": None,

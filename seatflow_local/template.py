@@ -107,7 +107,7 @@ class Template:
 def resolve(value: Any, names: dict[str, str], attributes: dict[tuple[str, str], str]) -> Any:
     """Resolves Ref / Fn::GetAtt / Fn::Sub against the local names of resources and parameters."""
     if isinstance(value, dict) and len(value) == 1:
-        (key, arg), = value.items()
+        ((key, arg),) = value.items()
         if key == "Ref":
             return names[arg]
         if key == "Fn::GetAtt":

@@ -1,7 +1,6 @@
 """EnrolParticipant: one participant's account (found, reused or created), enrolment and attachment."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
 from seatflow.fulfilment import enrol_participant
 from seatflow.models.tasks import ParticipantTask
 from seatflow.observability import logger, metrics, tracer

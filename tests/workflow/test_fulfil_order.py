@@ -101,7 +101,11 @@ def test_existing_account_is_reused_and_not_attached_to_the_operator(runtime, sa
     assert (alice["account"], alice["moodle_user_id"], alice["status"]) == ("reused", 3, "ENROLLED")
     assert alice["attached_to_operator"] is False
     assignments = runtime.sandbox.state.role_assignments(contextlevel="user")
-    assert not [a for a in assignments if a["instance_id"] == 3 and a["user_id"] == document["operator"]["moodle_user_id"]]
+    assert not [
+        a
+        for a in assignments
+        if a["instance_id"] == 3 and a["user_id"] == document["operator"]["moodle_user_id"]
+    ]
 
 
 def test_ambiguous_email_ends_needs_review_with_the_candidates(runtime, sample_order):
@@ -118,7 +122,9 @@ def test_ambiguous_email_ends_needs_review_with_the_candidates(runtime, sample_o
     assert participant["moodle_user_id"] is None
     assert document["status"] == "PARTIAL"
     created = sum(1 for p in document["participants"] if p["account"] == "created")
-    assert len(runtime.sandbox.state.users()) == users_before + created + (document["operator"]["account"] == "created")
+    assert len(runtime.sandbox.state.users()) == users_before + created + (
+        document["operator"]["account"] == "created"
+    )
 
 
 def test_permanent_failure_of_participants_makes_the_order_partial(runtime, sample_order):
@@ -153,7 +159,12 @@ def test_replayed_order_and_rerun_workflow_duplicate_nothing(runtime, sample_ord
     # Given a fulfilled order
     first = fulfil(runtime, sample_order)
     state = runtime.sandbox.state
-    before = (len(state.users()), len(state.enrolments(SPOCM1)), len(state.groups(SPOCM1)), len(state.role_assignments()))
+    before = (
+        len(state.users()),
+        len(state.enrolments(SPOCM1)),
+        len(state.groups(SPOCM1)),
+        len(state.role_assignments()),
+    )
 
     # When the shop posts it again, and the whole workflow and one participant's task are run again
     status, answer = runtime.submit_order(json.dumps(sample_order))
@@ -171,7 +182,12 @@ def test_replayed_order_and_rerun_workflow_duplicate_nothing(runtime, sample_ord
 
     # Then no second account, enrolment, group or role assignment exists, and outcomes are unchanged
     assert rerun["status"] == "SUCCEEDED"
-    after = (len(state.users()), len(state.enrolments(SPOCM1)), len(state.groups(SPOCM1)), len(state.role_assignments()))
+    after = (
+        len(state.users()),
+        len(state.enrolments(SPOCM1)),
+        len(state.groups(SPOCM1)),
+        len(state.role_assignments()),
+    )
     assert after == before
     _, again = runtime.get_order(sample_order["order_id"])
     assert [(p["email"], p["account"], p["moodle_user_id"]) for p in again["participants"]] == [
@@ -221,8 +237,10 @@ def test_two_orders_naming_the_same_new_email_at_once_create_one_account(runtime
 
     # When both are posted at the same moment
     documents: dict[str, dict[str, Any]] = {}
-    threads = [threading.Thread(target=lambda o=o: documents.__setitem__(o["order_id"], fulfil(runtime, o)))
-               for o in (sample_order, second)]
+    threads = [
+        threading.Thread(target=lambda o=o: documents.__setitem__(o["order_id"], fulfil(runtime, o)))
+        for o in (sample_order, second)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -5,8 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from seatflow.moodle import MoodleClient, MoodlePermanentError, MoodleUser, create_account, find_accounts_by_email
 from seatflow.models.order import Person, normalise_email
+from seatflow.moodle import (
+    MoodleClient,
+    MoodlePermanentError,
+    MoodleUser,
+    create_account,
+    find_accounts_by_email,
+)
 from seatflow.store import OrderStore
 
 
@@ -27,13 +33,17 @@ class AccountResolution:
     @property
     def reason(self) -> str | None:
         if self.outcome == "ambiguous":
-            return f"this email matches {len(self.candidates)} Moodle accounts ({', '.join(self.candidates)}); " \
+            return (
+                f"this email matches {len(self.candidates)} Moodle accounts ({', '.join(self.candidates)}); "
                 "seatflow does not guess: merge them or change the email, then re-run"
+            )
         if self.outcome == "suspended":
             return f"the Moodle account {self.candidates[0]} of this email is suspended; reactivate it, then re-run"
         if self.outcome == "vanished":
-            return f"seatflow created account {self.candidates[0]} for this email, but Moodle no longer finds it " \
+            return (
+                f"seatflow created account {self.candidates[0]} for this email, but Moodle no longer finds it "
                 "by email (deleted, or email changed)"
+            )
         return None
 
 

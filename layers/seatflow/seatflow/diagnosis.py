@@ -40,15 +40,28 @@ def diagnose(settings: Settings, *, product: str | None, required: dict[str, str
         moodle = MoodleClient.from_settings()
         info = get_site_info(moodle)
     except InvalidTokenError:
-        return [Finding("the token is accepted", False, "create a token for the seatflow service: "
-                        "Site administration > Server > Web services > Manage tokens")]
+        return [
+            Finding(
+                "the token is accepted",
+                False,
+                "create a token for the seatflow service: "
+                "Site administration > Server > Web services > Manage tokens",
+            )
+        ]
     except (MoodleError, ConfigurationError) as exc:
         return [Finding("Moodle answers", False, f"{exc}")]
-    findings.append(Finding(f"Moodle {info.release} answers at {settings.moodle_url} as {info.username}", True))
+    findings.append(
+        Finding(f"Moodle {info.release} answers at {settings.moodle_url} as {info.username}", True)
+    )
     allowed = set(info.functions)
     for function, why in required.items():
-        findings.append(Finding(f"function {function} ({why})", function in allowed,
-                                f"add {function} to the token's external service: {SERVICE_PATH}"))
+        findings.append(
+            Finding(
+                f"function {function} ({why})",
+                function in allowed,
+                f"add {function} to the token's external service: {SERVICE_PATH}",
+            )
+        )
     if not product:
         return findings
 
@@ -74,8 +87,13 @@ def diagnose(settings: Settings, *, product: str | None, required: dict[str, str
     for shortname, course_roles in courses:
         course = find_course_by_shortname(moodle, shortname)
         if course is None:
-            findings.append(Finding(f"course {shortname} exists", False,
-                                    f"create course {shortname!r} or fix coursename/customersupport (shortnames are case-sensitive)"))
+            findings.append(
+                Finding(
+                    f"course {shortname} exists",
+                    False,
+                    f"create course {shortname!r} or fix coursename/customersupport (shortnames are case-sensitive)",
+                )
+            )
             continue
         findings.append(Finding(f"course {shortname} exists (id {course.id})", True))
         for role, role_id in course_roles:
@@ -83,26 +101,37 @@ def diagnose(settings: Settings, *, product: str | None, required: dict[str, str
 
     for role, role_id in sorted(role_ids.items()):
         ok = _role_assignable_in_user_context(moodle, role_id, info.userid)
-        findings.append(Finding(
-            f"role {role} can be assigned at the User context level (delegated administration)", ok,
-            f"allow role {role} at the User context level: {ROLES_PATH}",
-        ))
+        findings.append(
+            Finding(
+                f"role {role} can be assigned at the User context level (delegated administration)",
+                ok,
+                f"allow role {role} at the User context level: {ROLES_PATH}",
+            )
+        )
     return findings
 
 
-def _probe_course_role(moodle: MoodleClient, course_id: int, shortname: str, role: str, role_id: int,
-                       probe_user: int) -> Finding:
+def _probe_course_role(
+    moodle: MoodleClient, course_id: int, shortname: str, role: str, role_id: int, probe_user: int
+) -> Finding:
     check = f"course {shortname}: manual enrolment with role {role}"
     try:
-        enrol_users(moodle, [Enrolment(course_id, probe_user, role_id)])
+        enrol_users(moodle, [Enrolment(course_id=course_id, user_id=probe_user, role_id=role_id)])
     except RecordNotFoundError:
         return Finding(check, True)
     except NoManualEnrolmentError:
-        return Finding(check, False, f"enable the manual enrolment method in {shortname}: "
-                                     "Course > Participants > Enrolment methods")
+        return Finding(
+            check,
+            False,
+            f"enable the manual enrolment method in {shortname}: Course > Participants > Enrolment methods",
+        )
     except RoleAssignDeniedError:
-        return Finding(check, False, f"allow role {role} at the Course context level and let the web-service "
-                                     f"user assign it: {ROLES_PATH} (Allow role assignments)")
+        return Finding(
+            check,
+            False,
+            f"allow role {role} at the Course context level and let the web-service "
+            f"user assign it: {ROLES_PATH} (Allow role assignments)",
+        )
     except MoodleError as exc:
         return Finding(check, False, str(exc))
     return Finding(check, True)

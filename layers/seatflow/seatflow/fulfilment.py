@@ -13,6 +13,8 @@ from collections import Counter
 from functools import cached_property
 from typing import Any
 
+from aws_lambda_powertools import single_metric
+
 from seatflow.accounts import AccountResolution, resolve_account
 from seatflow.config import ConfigurationError, Settings, get_settings
 from seatflow.models.order import OrderItem, ParticipantItem, Person
@@ -38,8 +40,6 @@ from seatflow.moodle import (
     ensure_group,
     find_course_by_shortname,
 )
-from aws_lambda_powertools import single_metric
-
 from seatflow.observability import logger, mask_email, metrics
 from seatflow.product import session_dates
 from seatflow.store import OrderStore
@@ -99,7 +99,9 @@ def _person(item: OrderItem | ParticipantItem) -> Person:
 def _count_moodle_error(error: MoodleError) -> None:
     # A metric of its own: the errorcode dimension must not attach to the invocation's other metrics.
     with single_metric(name="MoodleErrors", unit="Count", value=1) as metric:
-        metric.add_dimension(name="errorcode", value=str(error.errorcode or error.exception or "unknown")[:64])
+        metric.add_dimension(
+            name="errorcode", value=str(error.errorcode or error.exception or "unknown")[:64]
+        )
 
 
 # -- PrepareSession -------------------------------------------------------------------------------------------
@@ -108,12 +110,14 @@ def prepare_session(task: OrderTask, *, now: int | None = None) -> SessionPrepar
     order = svc.store.get_order(task.order_id)
     if order is None:
         raise SessionNotPossible(f"order {task.order_id} is not recorded")
-    params = order.product_params()
+    params = order.product_params
     moodle = svc.moodle
 
     course = find_course_by_shortname(moodle, params.coursename)
     if course is None:
-        raise SessionNotPossible(f"course {params.coursename!r} does not exist in Moodle (product {order.product.code})")
+        raise SessionNotPossible(
+            f"course {params.coursename!r} does not exist in Moodle (product {order.product.code})"
+        )
     try:
         supervisor_role_id = svc.roles.id_for(params.supervisor)
         student_role_id = svc.roles.id_for("student")
@@ -126,12 +130,22 @@ def prepare_session(task: OrderTask, *, now: int | None = None) -> SessionPrepar
     if supervisor_role_id != student_role_id:
         _probe_enrolment(moodle, course.id, course.shortname, student_role_id, "student")
 
-    operator = resolve_account(moodle, svc.store, _person(order), order_id=order.order_id, claimant="operator")
+    operator = resolve_account(
+        moodle, svc.store, _person(order), order_id=order.order_id, claimant="operator"
+    )
     if not operator.usable or operator.user is None:
         raise OperatorAccountAmbiguous(f"operator: {operator.reason}")
     enrol_users(
         moodle,
-        [Enrolment(course.id, operator.user.id, supervisor_role_id, timestart, timeend)],
+        [
+            Enrolment(
+                course_id=course.id,
+                user_id=operator.user.id,
+                role_id=supervisor_role_id,
+                timestart=timestart,
+                timeend=timeend,
+            )
+        ],
     )
     user_context_roles = {
         "supervisor": _role_assignable_in_user_context(moodle, supervisor_role_id, operator.user.id),
@@ -168,7 +182,7 @@ def _probe_enrolment(moodle: MoodleClient, course_id: int, shortname: str, role_
     from seatflow.moodle import NoManualEnrolmentError, RecordNotFoundError, RoleAssignDeniedError
 
     try:
-        enrol_users(moodle, [Enrolment(course_id, PROBE_USER_ID, role_id)])
+        enrol_users(moodle, [Enrolment(course_id=course_id, user_id=PROBE_USER_ID, role_id=role_id)])
     except RecordNotFoundError:
         return  # course, manual instance and role are fine; only the (nonexistent) user was refused
     except NoManualEnrolmentError as exc:
@@ -205,19 +219,28 @@ def enrol_participant(task: ParticipantTask) -> ParticipantDone:
 
     try:
         resolution = resolve_account(
-            svc.moodle, svc.store, _person(participant), order_id=order.order_id, claimant=participant.participant_key
+            svc.moodle,
+            svc.store,
+            _person(participant),
+            order_id=order.order_id,
+            claimant=participant.participant_key,
         )
         if not resolution.usable or resolution.user is None:
             return _needs_review(svc.store, participant, resolution)
         user = resolution.user
         enrol_users(
             svc.moodle,
-            [Enrolment(session["course_id"], user.id, role_id, session["timestart"], session["timeend"])],
+            [
+                Enrolment(
+                    course_id=session["course_id"],
+                    user_id=user.id,
+                    role_id=role_id,
+                    timestart=session["timestart"],
+                    timeend=session["timeend"],
+                )
+            ],
         )
-        warnings: list[str] = []
-        attached = False
-        if resolution.outcome == "created":
-            attached, warnings = attach_to_operator(svc, session, user.id)
+        attached = resolution.outcome == "created" and attach_to_operator(svc, session, user.id)
     except MoodlePermanentError as error:
         _count_moodle_error(error)
         metrics.add_metric(name="ParticipantsFailed", unit="Count", value=1)
@@ -248,46 +271,60 @@ def enrol_participant(task: ParticipantTask) -> ParticipantDone:
         role_shortname=role_shortname,
         role_id=role_id,
         attached_to_operator=attached,
-        warnings=warnings or None,
     )
     return ParticipantDone(participant_key=participant.participant_key, status="ENROLLED")
 
 
-def attach_to_operator(svc: Services, session: dict[str, Any], user_id: int) -> tuple[bool, list[str]]:
+def attach_to_operator(svc: Services, session: dict[str, Any], user_id: int) -> bool:
     """Delegated administration, for accounts created by this order only: the operator supervises the new
     user (supervisor role in the user's context) and the new user gets the student role in the operator's.
 
     PrepareSession probed which of the two roles Moodle allows at the User context level; only those are sent
-    (Moodle assigns a batch in one transaction, so one refused role would refuse both).
+    (Moodle assigns a batch in one transaction, so one refused role would refuse both). FinalizeSession
+    reports a refused role once, on the order.
     """
     allowed = session.get("user_context_roles", {})
     operator_id = int(session["operator_user_id"])
-    assignments, warnings = [], []
+    assignments = []
     if allowed.get("supervisor"):
-        assignments.append(UserContextAssignment(session["supervisor_role_id"], operator_id, user_id))
-    else:
-        warnings.append(_user_context_hint(session["supervisor_role"], "the operator could not supervise this account"))
+        assignments.append(
+            UserContextAssignment(
+                role_id=session["supervisor_role_id"], user_id=operator_id, context_user_id=user_id
+            )
+        )
     if allowed.get("student"):
-        assignments.append(UserContextAssignment(session["student_role_id"], user_id, operator_id))
-    else:
-        warnings.append(_user_context_hint("student", "no student role in the operator's user context"))
+        assignments.append(
+            UserContextAssignment(
+                role_id=session["student_role_id"], user_id=user_id, context_user_id=operator_id
+            )
+        )
     if assignments:
         assign_user_context_roles(svc.moodle, assignments)
-    return bool(allowed.get("supervisor")), warnings
+    return bool(allowed.get("supervisor"))
 
 
-def _user_context_hint(role: str, what: str) -> str:
-    return (
-        f"{what}: allow role {role} at the User context level "
+def user_context_warnings(session: dict[str, Any]) -> list[str]:
+    allowed = session.get("user_context_roles", {})
+    what = {
+        "supervisor": (session.get("supervisor_role"), "the operator cannot supervise the accounts created"),
+        "student": ("student", "new accounts get no student role in the operator's user context"),
+    }
+    return [
+        f"{text}: allow role {role} at the User context level "
         "(Site administration > Users > Permissions > Define roles)"
-    )
+        for kind, (role, text) in what.items()
+        if not allowed.get(kind, False)
+    ]
 
 
 def _role_assignable_in_user_context(moodle: MoodleClient, role_id: int, context_user_id: int) -> bool:
     """Moodle checks that the role is assignable in the context before it looks at the user: assigning it to
     a nonexistent user answers `codingerror` when the role is allowed and `invalidparameter` when it is not."""
     try:
-        assign_user_context_roles(moodle, [UserContextAssignment(role_id, PROBE_USER_ID, context_user_id)])
+        assign_user_context_roles(
+            moodle,
+            [UserContextAssignment(role_id=role_id, user_id=PROBE_USER_ID, context_user_id=context_user_id)],
+        )
     except InvalidParameterError:
         return False
     except MoodlePermanentError as error:
@@ -297,7 +334,9 @@ def _role_assignable_in_user_context(moodle: MoodleClient, role_id: int, context
     return True
 
 
-def _needs_review(store: OrderStore, participant: ParticipantItem, resolution: AccountResolution) -> ParticipantDone:
+def _needs_review(
+    store: OrderStore, participant: ParticipantItem, resolution: AccountResolution
+) -> ParticipantDone:
     store.save_participant_outcome(
         participant.order_id,
         participant.participant_key,
@@ -358,7 +397,9 @@ def finalize_session(task: OrderTask) -> OrderDone:
     if refused:
         warnings.append(f"Moodle refused group membership for user ids {sorted(refused)}")
 
-    support = order.product_params().customersupport
+    if any(p.account == "created" for p in participants):
+        warnings.extend(w for w in user_context_warnings(session) if w not in warnings)
+    support = order.product_params.customersupport
     if support:
         warnings.extend(_enrol_operator_in_support(svc, support, int(session["operator_user_id"])))
 
@@ -389,7 +430,7 @@ def finalize_session(task: OrderTask) -> OrderDone:
         warnings=warnings or None,
         failure=None,
     )
-    logger.info("session finalised", extra={"status": status, **counts})
+    logger.info("session finalised", extra={"status": status, "counts": counts})
     return OrderDone(order_id=order.order_id, status=status, counts=counts)
 
 
@@ -415,15 +456,22 @@ def _enrol_operator_in_support(svc: Services, shortname: str, operator_id: int) 
     """The support course is a courtesy: a failure there is reported on the order, never fatal."""
     course = find_course_by_shortname(svc.moodle, shortname)
     if course is None:
-        return [f"customer-support course {shortname!r} does not exist in Moodle; the operator was not enrolled"]
+        return [
+            f"customer-support course {shortname!r} does not exist in Moodle; the operator was not enrolled"
+        ]
     role_ids = [svc.roles.id_for("student")]
     if "customer" in svc.settings.role_ids:
         role_ids.append(svc.settings.role_ids["customer"])
     try:
-        enrol_users(svc.moodle, [Enrolment(course.id, operator_id, role_id) for role_id in role_ids])
+        enrol_users(
+            svc.moodle,
+            [Enrolment(course_id=course.id, user_id=operator_id, role_id=role_id) for role_id in role_ids],
+        )
     except MoodlePermanentError as error:
         _count_moodle_error(error)
-        return [f"operator not enrolled in customer-support course {shortname!r}: {error.errorcode}: {error.message}"]
+        return [
+            f"operator not enrolled in customer-support course {shortname!r}: {error.errorcode}: {error.message}"
+        ]
     return []
 
 

@@ -1,0 +1,117 @@
+"""POST /orders and GET /orders/{order_id}: the shop's entry point.
+
+Thin: the signature is checked, the body parsed into OrderBody, one function of seatflow.intake called,
+its answer returned. Every refusal is an intake.IntakeError turned into `{"error", "message", "problems"}`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+)
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from seatflow import intake
+from seatflow.models.order import OrderBody
+from seatflow.observability import logger, metrics, tracer
+
+
+class SignatureBeforeValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools validates the body before any user middleware runs; an unsigned request must learn
+    nothing about our schema, so the signature is checked first, in the validation step itself."""
+
+    def handler(self, app: Any, next_middleware: Any) -> Response:
+        intake.verify_request_signature(
+            app.current_event.headers, intake.raw_body(app.current_event.raw_event)
+        )
+        return super().handler(app, next_middleware)
+
+
+app = APIGatewayRestResolver(enable_validation=True)
+app._request_validation_middleware = SignatureBeforeValidation()  # pinned Powertools 3.37; tested
+
+_REFUSALS: dict[int, Any] = {
+    status: {
+        "description": description,
+        "content": {"application/json": {"model": intake.ProblemReport}},
+    }
+    for status, description in {
+        400: "The body is not a JSON object",
+        401: "Missing, wrong or stale Seatflow-Signature",
+        422: "The order breaks a rule; each problem names its field",
+    }.items()
+}
+
+
+@app.post(
+    "/orders",
+    summary="Accept a paid order of a training session",
+    description="Records the order and starts its fulfilment. Replaying the same order is safe.",
+    responses={
+        202: {
+            "description": "Recorded and started (also the answer to a replay)",
+            "content": {"application/json": {"model": intake.AcceptedOrder}},
+        },
+        **_REFUSALS,
+        409: {
+            "description": "This order id was already used with a different body, or is being accepted",
+            "content": {"application/json": {"model": intake.ProblemReport}},
+        },
+        503: {
+            "description": "Recorded but not started: send the same request again after Retry-After",
+            "content": {"application/json": {"model": intake.ProblemReport}},
+        },
+    },
+)
+def post_order(order: Annotated[OrderBody, Body()]) -> Response[intake.AcceptedOrder]:
+    accepted = intake.accept_order(order, app.lambda_context)
+    return Response(202, content_types.APPLICATION_JSON, accepted)
+
+
+@app.get(
+    "/orders/<order_id>",
+    summary="The order's status and each participant's outcome",
+    responses={
+        200: {"description": "The order", "content": {"application/json": {"model": intake.OrderReport}}},
+        **_REFUSALS,
+        404: {
+            "description": "No such order",
+            "content": {"application/json": {"model": intake.ProblemReport}},
+        },
+    },
+)
+def get_order(order_id: str) -> Response[intake.OrderReport]:
+    report = intake.read_order_report(order_id)
+    return Response(200, content_types.APPLICATION_JSON, report)
+
+
+@app.exception_handler(intake.IntakeError)
+def answer_refusal(error: intake.IntakeError) -> Response:
+    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    return Response(error.status, content_types.APPLICATION_JSON, error.body(), headers=headers)
+
+
+@app.exception_handler(RequestValidationError)
+def answer_invalid_request(error: RequestValidationError) -> Response:
+    return answer_refusal(intake.refuse_invalid_request(error.errors()))
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def answer_unsupported_content_type(error: RequestUnsupportedContentType) -> Response:
+    body = {"error": "unsupported_media_type", "message": "send the order as application/json"}
+    return Response(415, content_types.APPLICATION_JSON, body)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

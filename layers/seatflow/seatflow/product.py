@@ -1,0 +1,188 @@
+"""The product's handler parameters (`coursename=SPOCM1&supervisor=teacher&endtime=+35D`) and session dates.
+
+Rules, as in the original shop handler unless noted:
+- `coursename` (required): the target course's shortname.
+- `supervisor` (default `teacher`): role shortname for tutors and the operator.
+- `starttime`: Unix timestamp or ISO-8601 (a date or datetime; without an offset it is read as UTC).
+  Default: the time the session is prepared. Clamped to the course start when the course starts later.
+- `endtime`: Unix timestamp, ISO-8601, or relative to the effective start: `+35D` (days), `+12H` (hours).
+  Absent: no end (0). In a URL-encoded string `+` decodes to a space, so `endtime=+35D` and
+  `endtime=%2B35D` both mean 35 days.
+- `customersupport`: shortname of a customer-support course.
+Unknown keys, repeated keys, empty values and malformed values are refused, naming the key.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Literal
+from urllib.parse import unquote_plus
+
+from pydantic import BaseModel, ConfigDict
+
+KNOWN_KEYS = ("coursename", "supervisor", "starttime", "endtime", "customersupport")
+DEFAULT_SUPERVISOR = "teacher"
+
+# Moodle: course shortname 255 chars; role shortname PARAM_ALPHANUMEXT.
+_SHORTNAME_MAX = 255
+_ROLE_SHORTNAME = re.compile(r"[A-Za-z0-9_-]{1,100}")
+_UNIX = re.compile(r"\d{1,12}")
+# "+35D" once '+' became a space through URL decoding, or "+35D" when it was sent as %2B.
+_RELATIVE = re.compile(r"[+ ](\d{1,5})([DdHh])")
+_MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
+_UNIT_SECONDS = {"D": 86400, "H": 3600}
+
+
+class ProductParamError(ValueError):
+    """A product parameter is missing, unknown or malformed. `key` names it."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
+
+
+class RelativeEnd(BaseModel):
+    """`+35D` / `+12H`: an end relative to the effective start."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: int
+    unit: Literal["D", "H"]
+
+    @property
+    def seconds(self) -> int:
+        return self.amount * _UNIT_SECONDS[self.unit]
+
+    def __str__(self) -> str:
+        return f"+{self.amount}{self.unit}"
+
+
+class ProductParams(BaseModel):
+    """The parsed handler parameters. Times are Unix seconds; `endtime_relative` excludes `endtime`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    coursename: str
+    supervisor: str = DEFAULT_SUPERVISOR
+    starttime: int | None = None
+    endtime: int | None = None
+    endtime_relative: RelativeEnd | None = None
+    customersupport: str | None = None
+
+
+def parse_product_params(raw: str) -> ProductParams:
+    """Parse the URL-encoded parameter string; raise ProductParamError naming the first bad key."""
+    values: dict[str, str] = {}
+    for piece in (raw or "").split("&"):
+        if not piece:
+            continue
+        if "=" not in piece:
+            raise ProductParamError(unquote_plus(piece), "expected key=value")
+        key_raw, value_raw = piece.split("=", 1)
+        key = unquote_plus(key_raw).strip()
+        if key not in KNOWN_KEYS:
+            raise ProductParamError(key, f"unknown key (known keys: {', '.join(KNOWN_KEYS)})")
+        if key in values:
+            raise ProductParamError(key, "given more than once")
+        values[key] = unquote_plus(value_raw)
+
+    if not values.get("coursename", "").strip():
+        raise ProductParamError("coursename", "required: the shortname of the course")
+    coursename = _shortname("coursename", values["coursename"])
+
+    supervisor = DEFAULT_SUPERVISOR
+    if "supervisor" in values:
+        supervisor = values["supervisor"].strip()
+        if not _ROLE_SHORTNAME.fullmatch(supervisor):
+            raise ProductParamError(
+                "supervisor",
+                f"must be a role shortname (letters, digits, _ and -), got {values['supervisor']!r}",
+            )
+
+    starttime = None
+    if "starttime" in values:
+        starttime = _absolute_time("starttime", values["starttime"])
+
+    endtime: int | None = None
+    relative: RelativeEnd | None = None
+    if "endtime" in values:
+        match = _RELATIVE.fullmatch(values["endtime"].rstrip())
+        if match:
+            amount = int(match.group(1))
+            if amount == 0:
+                raise ProductParamError("endtime", "a relative end must be at least +1D or +1H")
+            relative = RelativeEnd(amount=amount, unit=match.group(2).upper())  # type: ignore[arg-type]
+        else:
+            endtime = _absolute_time("endtime", values["endtime"], relative_allowed=True)
+    if starttime is not None and endtime is not None and endtime <= starttime:
+        raise ProductParamError("endtime", f"{endtime} is not after starttime {starttime}")
+
+    customersupport = None
+    if "customersupport" in values:
+        customersupport = _shortname("customersupport", values["customersupport"])
+
+    return ProductParams(
+        coursename=coursename,
+        supervisor=supervisor,
+        starttime=starttime,
+        endtime=endtime,
+        endtime_relative=relative,
+        customersupport=customersupport,
+    )
+
+
+def session_dates(params: ProductParams, *, now: int, course_start: int) -> tuple[int, int]:
+    """(timestart, timeend) of the enrolments. timeend 0 means no end.
+
+    The start is `starttime` or `now`, moved to the course start when the course starts later.
+    A relative end counts from that effective start. An absolute end that falls on or before the
+    effective start is refused (ProductParamError on `endtime`).
+    """
+    start = params.starttime if params.starttime is not None else now
+    if course_start and course_start > start:
+        start = course_start
+    if params.endtime_relative is not None:
+        return start, start + params.endtime_relative.seconds
+    if params.endtime is None:
+        return start, 0
+    if params.endtime <= start:
+        raise ProductParamError(
+            "endtime", f"{params.endtime} is not after the session start {start} (course start or starttime)"
+        )
+    return start, params.endtime
+
+
+def _shortname(key: str, value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ProductParamError(key, "must not be empty")
+    if len(value) > _SHORTNAME_MAX:
+        raise ProductParamError(key, f"longer than {_SHORTNAME_MAX} characters")
+    if any(ch in value for ch in "<>") or any(ord(ch) < 32 for ch in value):
+        raise ProductParamError(key, "must be plain text (no tags or control characters)")
+    return value
+
+
+def _absolute_time(key: str, value: str, *, relative_allowed: bool = False) -> int:
+    text = value.strip()
+    hint = "a Unix timestamp or an ISO-8601 date/time" + (", or +<n>D / +<n>H" if relative_allowed else "")
+    if not text:
+        raise ProductParamError(key, f"must be {hint}, got an empty value")
+    if _UNIX.fullmatch(text):
+        timestamp = int(text)
+    else:
+        try:
+            if len(text) == 10:
+                parsed = datetime.combine(date.fromisoformat(text), datetime.min.time())
+            else:
+                parsed = datetime.fromisoformat(text)
+        except ValueError:
+            raise ProductParamError(key, f"must be {hint}, got {value!r}") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        timestamp = int(parsed.timestamp())
+    if not 0 < timestamp <= _MAX_TIMESTAMP:
+        raise ProductParamError(key, f"{timestamp} is out of range")
+    return timestamp

@@ -1,0 +1,324 @@
+"""The sandbox's HTTP side: Moodle's REST endpoint, token and service checks, formats, faults, knobs."""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+from xml.sax.saxutils import escape, quoteattr
+
+from .store import INVALID_PARAMETER, Store, WsError, parse_form
+
+REST_PATH = "/webservice/rest/server.php"
+
+# The functions the sandbox implements, in the order of the recorded service.
+SERVICE_FUNCTIONS: tuple[str, ...] = (
+    "core_webservice_get_site_info",
+    "core_user_get_users_by_field",
+    "core_user_create_users",
+    "core_user_update_users",
+    "enrol_manual_enrol_users",
+    "enrol_manual_unenrol_users",
+    "core_enrol_get_enrolled_users",
+    "core_enrol_get_course_enrolment_methods",
+    "core_role_assign_roles",
+    "core_role_unassign_roles",
+    "core_group_get_course_groups",
+    "core_group_create_groups",
+    "core_group_add_group_members",
+    "core_group_get_group_members",
+    "core_group_delete_group_members",
+    "core_course_get_courses_by_field",
+    "core_user_get_users",
+)
+# Functions that exist in Moodle but that the sandbox does not implement: outside the service.
+OTHER_MOODLE_FUNCTIONS = frozenset(
+    {
+        "core_course_create_courses",
+        "core_course_get_courses",
+        "core_course_delete_courses",
+        "core_user_delete_users",
+        "core_group_delete_groups",
+        "core_enrol_get_users_courses",
+        "core_role_get_roles",
+        "core_cohort_add_cohort_members",
+    }
+)
+
+INVALID_TOKEN = ("core\\exception\\moodle_exception", "invalidtoken", "Invalid token - token not found")
+UNKNOWN_FUNCTION = (
+    "dml_missing_record_exception",
+    "invalidrecord",
+    "Can't find data record in database table external_functions.",
+)
+ACCESS_EXCEPTION = ("webservice_access_exception", "accessexception", "Access control exception")
+SITE_MAINTENANCE = (
+    "core\\exception\\moodle_exception",
+    "sitemaintenance",
+    "The site is undergoing maintenance and is currently not available",
+)
+FAULT_MODES = ("503", "hang", "html")
+FAULT_PAGE = b"<!DOCTYPE html><html><body><h1>503 Service Unavailable</h1></body></html>"
+HTML_PAGE = (
+    b"<!DOCTYPE html><html><head><title>Moodle</title></head><body>Error reading from database</body></html>"
+)
+
+
+def to_xml(value: Any) -> str:
+    """Moodle's REST XML for a return value."""
+    if value is None:
+        return '<VALUE null="null"/>\n'
+    if isinstance(value, dict):
+        keys = "".join(f'<KEY name="{escape(str(k))}">{to_xml(v)}</KEY>\n' for k, v in value.items())
+        return f"<SINGLE>\n{keys}</SINGLE>\n"
+    if isinstance(value, list):
+        return "<MULTIPLE>\n" + "".join(to_xml(v) for v in value) + "</MULTIPLE>\n"
+    if isinstance(value, bool):
+        value = int(value)
+    return f"<VALUE>{escape(str(value))}</VALUE>\n"
+
+
+def xml_response(result: Any) -> str:
+    body = "" if result is None else to_xml(result)
+    return f'<?xml version="1.0" encoding="UTF-8" ?>\n<RESPONSE>\n{body}</RESPONSE>\n'
+
+
+def xml_error(envelope: dict[str, Any]) -> str:
+    code = f"<ERRORCODE>{escape(envelope['errorcode'])}</ERRORCODE>\n" if "errorcode" in envelope else ""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8" ?>\n<EXCEPTION class={quoteattr(envelope["exception"])}>\n'
+        f"{code}<MESSAGE>{escape(envelope['message'])}</MESSAGE>\n</EXCEPTION>\n"
+    )
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256  # the listen backlog: the workflow opens ~50 connections at once
+
+
+class Sandbox:
+    """A running sandbox: ``url``, ``token``, ``outbox``, ``state`` (inspection), knobs, ``stop()``."""
+
+    def __init__(
+        self,
+        port: int = 0,
+        *,
+        host: str = "127.0.0.1",
+        latency_ms: float = 0,
+        fault_rate: float = 0.0,
+        fault_mode: str = "503",
+        seed: int | None = None,
+        token: str | None = None,
+        hang_seconds: float = 30.0,
+    ) -> None:
+        if fault_mode not in FAULT_MODES:
+            raise ValueError(f"fault_mode must be one of {FAULT_MODES}")
+        self.token = token or secrets.token_hex(16)
+        self.latency_ms = latency_ms
+        self.fault_rate = fault_rate
+        self.fault_mode = fault_mode
+        self.hang_seconds = hang_seconds
+        self.maintenance = False
+        self._rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.httpd = _Server((host, port), _handler_for(self))
+        self.url = f"http://{host}:{self.httpd.server_address[1]}"
+        self.state = Store(site_url=self.url)
+        self.state.service_functions = SERVICE_FUNCTIONS
+        self.state.set_allowed_functions(None)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, name="moodle-sandbox", daemon=True)
+
+    # --- lifecycle ----------------------------------------------------------------------------------
+    def start(self) -> Sandbox:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- knobs --------------------------------------------------------------------------------------
+    @property
+    def outbox(self) -> list[dict[str, Any]]:
+        """Mails Moodle would send: one "new account" mail per account created with createpassword=1."""
+        with self.state.lock:
+            return list(self.state.outbox)
+
+    def set_fault_rate(self, rate: float, mode: str | None = None) -> None:
+        if mode is not None:
+            if mode not in FAULT_MODES:
+                raise ValueError(f"fault_mode must be one of {FAULT_MODES}")
+            self.fault_mode = mode
+        self.fault_rate = rate
+
+    def set_latency(self, latency_ms: float) -> None:
+        self.latency_ms = latency_ms
+
+    def set_maintenance(self, on: bool = True) -> None:
+        self.maintenance = on
+
+    def set_allowed_functions(self, functions: Iterable[str] | None) -> None:
+        """Functions in the token's service (None: all implemented). Others answer accessexception."""
+        self.state.set_allowed_functions(functions)
+
+    def set_config(self, name: str, value: Any) -> None:
+        self.state.set_config(name, value)
+
+    def reset(self) -> None:
+        """Back to the fixture, knobs included (faults off, all functions allowed, no maintenance)."""
+        self.state.reset()
+        self.fault_rate, self.maintenance = 0.0, False
+
+    def _draw_fault(self) -> bool:
+        if self.fault_rate <= 0:
+            return False
+        with self._rng_lock:
+            return self._rng.random() < self.fault_rate
+
+    # --- one request ----------------------------------------------------------------------------------
+    def handle(self, fields: list[tuple[str, str]]) -> tuple[int, str, bytes]:
+        """(HTTP status, content type, body) for one request to the REST endpoint."""
+        flat = dict(fields)
+        wsfunction = flat.get("wsfunction")
+        self.state.count_call(wsfunction or "")
+        if self._draw_fault():
+            self.state.count_fault()
+            if self.fault_mode == "hang":
+                self._stopping.wait(self.hang_seconds)
+            elif self.fault_mode == "html":
+                return 200, "text/html; charset=utf-8", HTML_PAGE
+            return 503, "text/html; charset=utf-8", FAULT_PAGE
+        if self.latency_ms:
+            time.sleep(self.latency_ms / 1000)  # outside the store's lock
+        fmt = flat.get("moodlewsrestformat", "xml")
+        try:
+            result = self._answer(wsfunction, flat, fields)
+        except WsError as error:
+            if fmt == "json":
+                return 200, "application/json", json.dumps(error.envelope).encode()
+            return 200, "application/xml; charset=utf-8", xml_error(error.envelope).encode()
+        if fmt == "json":
+            return 200, "application/json", json.dumps(result).encode()
+        return 200, "application/xml; charset=utf-8", xml_response(result).encode()
+
+    def _answer(self, wsfunction: str | None, flat: dict[str, str], fields: list[tuple[str, str]]) -> Any:
+        if self.maintenance:
+            raise WsError(*SITE_MAINTENANCE)
+        if not secrets.compare_digest(flat.get("wstoken", ""), self.token):
+            raise WsError(*INVALID_TOKEN)
+        if not wsfunction:
+            raise WsError(*INVALID_PARAMETER)
+        if wsfunction not in SERVICE_FUNCTIONS and wsfunction not in OTHER_MOODLE_FUNCTIONS:
+            raise WsError(*UNKNOWN_FUNCTION)
+        allowed = self.state.allowed_functions
+        if wsfunction not in allowed or wsfunction not in SERVICE_FUNCTIONS:
+            raise WsError(*ACCESS_EXCEPTION)
+        params = parse_form(
+            [(k, v) for k, v in fields if k not in ("wstoken", "wsfunction", "moodlewsrestformat")]
+        )
+        if wsfunction == "core_webservice_get_site_info":
+            return self.state.site_info([f for f in SERVICE_FUNCTIONS if f in allowed])
+        return self.state.dispatch(wsfunction, params)
+
+
+def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "MoodleSandbox/1.0"
+
+        def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and the CLI print enough
+            pass
+
+        def _serve(self, fields: list[tuple[str, str]]) -> None:
+            if urlsplit(self.path).path != REST_PATH:
+                self._send(404, "text/plain", b"not found")
+                return
+            try:
+                status, ctype, body = sandbox.handle(fields)
+            except Exception as exc:  # a sandbox bug: answer like a broken PHP page would
+                status, ctype, body = (
+                    500,
+                    "text/plain",
+                    f"sandbox error: {type(exc).__name__}: {exc}".encode(),
+                )
+            self._send(status, ctype, body)
+
+        def _send(self, status: int, ctype: str, body: bytes) -> None:
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (e.g. its read timeout during a "hang" fault)
+
+        def do_GET(self) -> None:
+            self._serve(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
+            query = parse_qsl(urlsplit(self.path).query, keep_blank_values=True)
+            self._serve(query + parse_qsl(body, keep_blank_values=True))
+
+    return Handler
+
+
+def start_sandbox(
+    port: int = 0,
+    *,
+    latency_ms: float = 0,
+    fault_rate: float = 0.0,
+    fault_mode: str = "503",
+    seed: int | None = None,
+    token: str | None = None,
+    host: str = "127.0.0.1",
+) -> Sandbox:
+    """Start a sandbox in a background thread (port 0: any free port)."""
+    return Sandbox(
+        port,
+        host=host,
+        latency_ms=latency_ms,
+        fault_rate=fault_rate,
+        fault_mode=fault_mode,
+        seed=seed,
+        token=token,
+    ).start()
+
+
+def sandbox_command(args: Any) -> int:
+    """``seatflow sandbox``: serve until Ctrl-C, after printing MOODLE_URL and MOODLE_TOKEN."""
+    sandbox = start_sandbox(
+        int(getattr(args, "port", 0) or 0),
+        latency_ms=float(getattr(args, "latency_ms", 0) or 0),
+        fault_rate=float(getattr(args, "fault_rate", 0.0) or 0.0),
+        fault_mode=getattr(args, "fault_mode", None) or "503",
+        seed=getattr(args, "seed", None),
+        token=getattr(args, "token", None),
+    )
+    print(f"MOODLE_URL={sandbox.url}", flush=True)
+    print(f"MOODLE_TOKEN={sandbox.token}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("sandbox stopped", file=sys.stderr, flush=True)
+    finally:
+        sandbox.stop()
+    return 0

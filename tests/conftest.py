@@ -1,0 +1,3 @@
+"""Shared pytest plugins."""
+
+pytest_plugins = ["tests.fixtures.aws", "tests.fixtures.sandbox"]

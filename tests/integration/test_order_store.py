@@ -1,0 +1,164 @@
+"""OrderStore on the single table (moto): what the workflow relies on."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from seatflow.models.order import OrderBody
+from seatflow.store import ItemNotFound, OrderStore
+
+from tests.fixtures.aws import AwsWorld
+
+SAMPLE = json.loads((Path(__file__).resolve().parents[2] / "events" / "order_spocm1.json").read_text())
+ORDER_ID = SAMPLE["order_id"]
+
+
+def sample_order(**changes: Any) -> OrderBody:
+    return OrderBody.model_validate({**SAMPLE, **changes})
+
+
+def big_order(n: int) -> OrderBody:
+    learners = [{"firstname": "Léa", "lastname": f"Nom{i}", "email": f"lea{i}@example.com"} for i in range(n)]
+    return sample_order(order_id="SHOP-BIG", seats=n, participants={"learners": learners, "tutors": []})
+
+
+def test_a_new_order_is_created_then_the_same_body_is_same_and_another_is_conflict(store: OrderStore) -> None:
+    order = sample_order()
+    assert store.record_order(order, order.body_sha256()).outcome == "created"
+    assert store.record_order(order, order.body_sha256()).outcome == "same"
+    other = sample_order(seats=11, operator={**SAMPLE["operator"], "city": "Paris"})
+    result = store.record_order(other, other.body_sha256())
+    assert result.outcome == "conflict" and result.order.body_sha256 == order.body_sha256()
+
+
+def test_a_5000_participant_order_is_written_in_batches_and_listed_across_pages(store: OrderStore) -> None:
+    # Given the largest order allowed
+    order = big_order(5000)
+    # When it is recorded
+    started = time.monotonic()
+    store.record_order(order, order.body_sha256())
+    # Then every participant comes back, in key order, through paginated queries
+    participants = store.list_participants("SHOP-BIG")
+    assert len(participants) == 5000
+    assert (
+        participants[0].participant_key == "learner-0001"
+        and participants[-1].participant_key == "learner-5000"
+    )
+    assert time.monotonic() - started < 60
+
+
+def test_a_replay_completes_participants_a_crash_left_unwritten(aws: AwsWorld, store: OrderStore) -> None:
+    # Given an order item written but its participants lost (crash before they were written)
+    order = sample_order()
+    store.record_order(order, order.body_sha256())
+    for p in store.list_participants(ORDER_ID)[5:]:
+        aws.dynamodb.delete_item(
+            TableName=aws.table_name,
+            Key={"PK": {"S": f"ORDER#{ORDER_ID}"}, "SK": {"S": f"PARTICIPANT#{p.participant_key}"}},
+        )
+    store._update_order(ORDER_ID, {"participants_recorded": False})
+    # When the same order is recorded again
+    result = store.record_order(order, order.body_sha256())
+    # Then the participants are complete
+    assert result.outcome == "same" and result.order.participants_recorded
+    assert len(store.list_participants(ORDER_ID)) == 11
+
+
+def test_mark_running_never_moves_a_finished_order_back(store: OrderStore) -> None:
+    order = sample_order()
+    store.record_order(order, order.body_sha256())
+    store.finish_order(
+        ORDER_ID, status="COMPLETED", counts={"enrolled": 11}, group=None, warnings=None, failure=None
+    )
+    store.mark_running(ORDER_ID, "arn:aws:states:eu-west-3:123456789012:execution:m:SHOP-2026-0001")
+    order_item = store.get_order(ORDER_ID)
+    assert order_item.status == "COMPLETED" and order_item.execution_arn.endswith("SHOP-2026-0001")
+
+
+def test_save_session_stores_it_and_marks_the_order_running_with_int_numbers(store: OrderStore) -> None:
+    order = sample_order()
+    store.record_order(order, order.body_sha256())
+    store.save_session(ORDER_ID, {"course_id": 42, "timestart": 1767225600, "operator_account": "reused"})
+    item = store.get_order(ORDER_ID)
+    assert item.status == "RUNNING"
+    assert item.session == {"course_id": 42, "timestart": 1767225600, "operator_account": "reused"}
+    assert type(item.session["course_id"]) is int
+
+
+def test_order_and_participant_come_back_together(store: OrderStore) -> None:
+    order = sample_order()
+    store.record_order(order, order.body_sha256())
+    order_item, participant = store.get_order_and_participant(ORDER_ID, "tutor-0001")
+    assert order_item is not None and order_item.order_id == ORDER_ID
+    assert participant is not None and participant.lastname == "O'Connor"
+    assert store.get_order_and_participant("SHOP-NONE", "tutor-0001") == (None, None)
+
+
+def test_an_unknown_participant_is_not_found(store: OrderStore) -> None:
+    order = sample_order()
+    store.record_order(order, order.body_sha256())
+    with pytest.raises(ItemNotFound):
+        store.get_participant(ORDER_ID, "learner-0099")
+    assert store.get_order("SHOP-NONE") is None
+
+
+def test_a_participant_outcome_and_group_membership_are_saved(store: OrderStore) -> None:
+    order = sample_order()
+    store.record_order(order, order.body_sha256())
+    store.save_participant_outcome(
+        ORDER_ID, "learner-0003", status="FAILED", account=None, moodle_user_id=None, username=None,
+        role_shortname="student", role_id=5, attached_to_operator=False, reason="enrol_manual: no instance",
+        warnings=["retried 3 times"],
+    )  # fmt: skip
+    keys = [f"learner-{i:04d}" for i in range(1, 11)]
+    store.set_group_membership(ORDER_ID, keys, True)
+    store.set_group_membership(ORDER_ID, ["learner-0003"], False)
+    failed = store.get_participant(ORDER_ID, "learner-0003")
+    assert (failed.status, failed.reason, failed.role_id, failed.group_member) == (
+        "FAILED", "enrol_manual: no instance", 5, False,
+    )  # fmt: skip
+    assert failed.warnings == ["retried 3 times"]
+    assert store.get_participant(ORDER_ID, "learner-0004").group_member is True
+    assert store.get_participant(ORDER_ID, "tutor-0001").group_member is None
+
+
+def test_the_first_claim_on_an_email_owns_it_and_a_second_order_sees_it(store: OrderStore) -> None:
+    # Given order A claims the account creation for an email
+    mine = store.claim_account("Noe@Example.com", "SHOP-A", "learner-0001")
+    # When order B wants to create the same account
+    theirs = store.claim_account("noe@example.com", "SHOP-B", "learner-0004")
+    # Then A owns it and B is shown A's claim
+    assert mine.owned and mine.state == "CREATING"
+    assert not theirs.owned and theirs.order_id == "SHOP-A" and theirs.participant_key == "learner-0001"
+
+
+def test_claiming_again_for_the_same_participant_is_still_owned(store: OrderStore) -> None:
+    store.claim_account("noe@example.com", "SHOP-A", "learner-0001")
+    assert store.claim_account("noe@example.com", "SHOP-A", "learner-0001").owned
+
+
+def test_a_completed_claim_tells_others_the_created_account(store: OrderStore) -> None:
+    store.claim_account("noe@example.com", "SHOP-A", "learner-0001")
+    store.complete_account_claim("noe@example.com", 314, "noe.roux")
+    claim = store.claim_account("noe@example.com", "SHOP-B", "learner-0002")
+    assert (claim.owned, claim.state, claim.moodle_user_id, claim.username) == (
+        False,
+        "CREATED",
+        314,
+        "noe.roux",
+    )
+
+
+def test_a_claim_is_released_only_by_its_order_while_creating(store: OrderStore) -> None:
+    store.claim_account("noe@example.com", "SHOP-A", "learner-0001")
+    assert store.release_account_claim("noe@example.com", "SHOP-B") is False
+    assert store.release_account_claim("noe@example.com", "SHOP-A") is True
+    assert store.get_account_claim("noe@example.com") is None
+    store.claim_account("noe@example.com", "SHOP-C", "learner-0001")
+    store.complete_account_claim("noe@example.com", 315, "noe.roux")
+    assert store.release_account_claim("noe@example.com", "SHOP-C") is False
+    assert store.get_account_claim("noe@example.com").state == "CREATED"

@@ -1,0 +1,95 @@
+"""Seatflow-Signature: sign and verify."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from seatflow import signature
+
+SECRET = "s3cret"
+BODY = b'{"order_id":"SHOP-1"}'
+NOW = 1_767_225_600
+
+
+def test_a_body_signed_with_the_secret_is_verified() -> None:
+    header = signature.sign(SECRET, NOW, BODY)
+    assert signature.verify(header, BODY, SECRET, now=NOW + 10) == NOW
+
+
+def test_the_signature_is_the_hmac_of_timestamp_dot_body() -> None:
+    import hashlib
+    import hmac
+
+    expected = hmac.new(SECRET.encode(), f"{NOW}.".encode() + BODY, hashlib.sha256).hexdigest()
+    assert signature.sign(SECRET, NOW, BODY) == f"t={NOW},v1={expected}"
+
+
+@pytest.mark.parametrize("header", [None, "", "   "])
+def test_a_missing_header_is_refused(header: str | None) -> None:
+    with pytest.raises(signature.SignatureError, match="missing"):
+        signature.verify(header, BODY, SECRET, now=NOW)
+
+
+def test_a_signature_made_with_another_secret_is_refused() -> None:
+    header = signature.sign("not-the-secret", NOW, BODY)
+    with pytest.raises(signature.SignatureError, match="no v1= signature matches"):
+        signature.verify(header, BODY, SECRET, now=NOW)
+
+
+def test_a_changed_body_no_longer_matches() -> None:
+    header = signature.sign(SECRET, NOW, BODY)
+    with pytest.raises(signature.SignatureError):
+        signature.verify(header, BODY.replace(b"1", b"2"), SECRET, now=NOW)
+
+
+@pytest.mark.parametrize("skew", [301, -301])
+def test_a_timestamp_more_than_five_minutes_off_is_refused(skew: int) -> None:
+    header = signature.sign(SECRET, NOW, BODY)
+    with pytest.raises(signature.SignatureError, match="away from the server time"):
+        signature.verify(header, BODY, SECRET, now=NOW + skew)
+
+
+def test_during_a_rotation_one_matching_v1_among_several_is_enough() -> None:
+    # Given the shop signs with its old and its new secret
+    header = signature.sign(["old-secret", SECRET], NOW, BODY)
+    # When we only know the new one, Then the request is accepted
+    assert signature.verify(header, BODY, SECRET, now=NOW) == NOW
+    # And we may also accept both secrets while rotating on our side
+    assert signature.verify(signature.sign("old-secret", NOW, BODY), BODY, ["old-secret", SECRET], now=NOW)
+
+
+@pytest.mark.parametrize("header", ["v1=abc", f"t={NOW}", "t=soon,v1=abc", "garbage"])
+def test_a_malformed_header_is_refused(header: str) -> None:
+    with pytest.raises(signature.SignatureError):
+        signature.verify(header, BODY, SECRET, now=NOW)
+
+
+def test_seatflow_sign_prints_a_header_the_api_accepts(tmp_path: Any, monkeypatch: Any, capsys: Any) -> None:
+    import argparse
+
+    from seatflow_local.commands import sign_command
+
+    # Given an order file and the secret in WEBHOOK_SECRET
+    order = tmp_path / "order.json"
+    order.write_bytes(BODY)
+    monkeypatch.setenv("WEBHOOK_SECRET", SECRET)
+    # When `seatflow sign` runs
+    sign_command(argparse.Namespace(order_file=str(order), timestamp=NOW))
+    # Then it prints a header that verifies over the file's bytes
+    name, _, value = capsys.readouterr().out.strip().partition(": ")
+    assert name == "Seatflow-Signature"
+    assert signature.verify(value, BODY, SECRET, now=NOW) == NOW
+
+
+def test_the_local_secret_file_is_created_once_and_then_reused(tmp_path: Any, monkeypatch: Any) -> None:
+    from seatflow_local.commands import local_webhook_secret
+
+    # Given no WEBHOOK_SECRET and no secret file yet
+    monkeypatch.delenv("WEBHOOK_SECRET", raising=False)
+    path = tmp_path / ".seatflow" / "webhook_secret"
+    # When the local secret is asked for twice
+    first = local_webhook_secret(path)
+    # Then a random secret is written once and read back the second time
+    assert len(first) >= 32 and path.read_text().strip() == first
+    assert local_webhook_secret(path) == first

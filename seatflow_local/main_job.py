@@ -70,15 +70,13 @@ def run_command(args: Any) -> int:
 def format_report(document: dict[str, Any]) -> str:
     lines = [
         "",
-        f"Order {document.get('order_id')}: {document.get('status')}",
+        f"Order {document.get('order_id')}: {document.get('status')} (execution {document.get('execution_name')})",
     ]
     session = document.get("course") or {}
     if session:
         start = _date(session.get("timestart"))
         end = _date(session.get("timeend")) if session.get("timeend") else "no end"
-        lines.append(
-            f"  course {session.get('course_shortname')} (id {session.get('course_id')}), {start} -> {end}"
-        )
+        lines.append(f"  course {session.get('course_shortname')} (id {session.get('course_id')}), {start} -> {end}")
     operator = document.get("operator") or {}
     lines.append(
         f"  operator {operator.get('username') or '-'} (id {operator.get('moodle_user_id') or '-'}), "
@@ -86,9 +84,7 @@ def format_report(document: dict[str, Any]) -> str:
     )
     group = document.get("group") or {}
     if group:
-        lines.append(
-            f"  group {group.get('name')!r} (id {group.get('id')}, idnumber {group.get('idnumber')})"
-        )
+        lines.append(f"  group {group.get('name')!r} (id {group.get('id')}, idnumber {group.get('idnumber')})")
     counts = document.get("counts") or {}
     if counts:
         lines.append("  " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -97,12 +93,12 @@ def format_report(document: dict[str, Any]) -> str:
     for warning in document.get("warnings") or []:
         lines.append(f"  warning: {warning}")
     lines.append("")
-    header = f"  {'participant':<28} {'role':<8} {'status':<13} {'account':<8} {'username':<24} {'group':<5}"
+    header = f"  {'participant':<44} {'role':<8} {'status':<13} {'account':<8} {'username':<24} {'group':<5}"
     lines += [header, "  " + "-" * (len(header) - 2)]
     for p in document.get("participants") or []:
         group_mark = "yes" if p.get("group_member") else "no"
         lines.append(
-            f"  {p.get('email', ''):<28} {p.get('role', ''):<8} {p.get('status', ''):<13} "
+            f"  {p.get('email', ''):<44} {p.get('role', ''):<8} {p.get('status', ''):<13} "
             f"{p.get('account') or '-':<8} {p.get('username') or '-':<24} {group_mark:<5}"
         )
         if p.get("reason"):
@@ -113,24 +109,33 @@ def format_report(document: dict[str, Any]) -> str:
 
 
 def format_timeline(events: list[dict[str, Any]], description: dict[str, Any]) -> str:
-    """The execution's states entered and left, as the console's event view lists them."""
+    """The states entered and left, with their durations, as the console's graph and event views show them."""
     if not events:
         return "\n(no history)"
     start = events[0]["timestamp"]
     lines = ["", f"Execution {description.get('name')}: {description.get('status')}", ""]
-    lines.append(f"  {'+seconds':>9}  {'event':<24} state")
+    lines.append(f"  {'entered +s':>10}  {'duration':>9}  {'state':<22} how it ended")
+    entered: dict[str, Any] = {}
     for event in events:
         kind = event["type"]
-        if not kind.endswith(
-            ("Entered", "Exited", "Started", "Succeeded", "Failed", "Aborted")
-        ) or kind.startswith("Task"):
-            continue
-        name = ""
-        for key, value in event.items():
-            if key.endswith("EventDetails") and isinstance(value, dict) and "name" in value:
-                name = value["name"]
-        offset = (event["timestamp"] - start).total_seconds()
-        lines.append(f"  {offset:>9.3f}  {kind:<24} {name}")
+        details = next((v for k, v in event.items() if k.endswith("EventDetails") and isinstance(v, dict)), {})
+        if kind.endswith("StateEntered"):
+            entered[details.get("name", "")] = event["timestamp"]
+            if kind in ("FailStateEntered", "SucceedStateEntered"):
+                offset = (event["timestamp"] - start).total_seconds()
+                lines.append(
+                    f"  {offset:>10.3f}  {'':>9}  {details.get('name', ''):<22} {kind[: -len('StateEntered')]}"
+                )
+        elif kind.endswith("StateExited") and details.get("name") in entered:
+            began = entered.pop(details["name"])
+            if kind in ("SucceedStateExited",):
+                continue
+            offset = (began - start).total_seconds()
+            took = (event["timestamp"] - began).total_seconds()
+            lines.append(f"  {offset:>10.3f}  {took:>8.3f}s  {details['name']:<22} exited")
+        elif kind in ("MapRunStarted", "MapRunSucceeded", "MapRunFailed", "ExecutionSucceeded", "ExecutionFailed"):
+            offset = (event["timestamp"] - start).total_seconds()
+            lines.append(f"  {offset:>10.3f}  {'':>9}  {'':<22} {kind}")
     return "\n".join(lines)
 
 
@@ -175,9 +180,7 @@ def serve_command(args: Any) -> int:
 
         server = ThreadingHTTPServer((args.host, args.port), OrderEndpoint)
         where = "the Moodle sandbox at " + runtime.moodle_url if runtime.sandbox else runtime.moodle_url
-        print(
-            f"seatflow order endpoint on http://{args.host}:{args.port}/orders (Moodle: {where})", flush=True
-        )
+        print(f"seatflow order endpoint on http://{args.host}:{args.port}/orders (Moodle: {where})", flush=True)
         print(
             "sign requests with `seatflow sign ORDER.json` (secret in .seatflow/webhook_secret); Ctrl-C stops",
             flush=True,

@@ -74,9 +74,7 @@ class InProcessLambda:
             if spec.logical_id not in self._handlers:
                 module_name, attr = spec.handler.rsplit(".", 1)
                 path = spec.code_dir / f"{module_name.replace('.', '/')}.py"
-                module_spec = importlib.util.spec_from_file_location(
-                    f"seatflow_fn_{spec.code_dir.name}", path
-                )
+                module_spec = importlib.util.spec_from_file_location(f"seatflow_fn_{spec.code_dir.name}", path)
                 assert module_spec and module_spec.loader
                 module: ModuleType = importlib.util.module_from_spec(module_spec)
                 module_spec.loader.exec_module(module)
@@ -188,9 +186,7 @@ class LocalRuntime:
         if self.moodle_url is None:
             from seatflow_local.sandbox import start_sandbox
 
-            self.sandbox = start_sandbox(
-                latency_ms=self.sandbox_latency_ms, fault_rate=self.sandbox_fault_rate
-            )
+            self.sandbox = start_sandbox(latency_ms=self.sandbox_latency_ms, fault_rate=self.sandbox_fault_rate)
             self.moodle_url, self.moodle_token = self.sandbox.url, self.sandbox.token
             if self.role_ids is None:
                 self.role_ids = dict(SANDBOX_ROLE_IDS)
@@ -237,6 +233,10 @@ class LocalRuntime:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._log_stream = path.open("a", encoding="utf-8")
         self.log_file = path
+        import seatflow.observability  # noqa: F401 - creates the Powertools handler we redirect
+
+        # moto warns that ToleratedFailurePercentage is not simulated: true, and not news to a user.
+        logging.getLogger("moto").setLevel(logging.ERROR)
         for name in ("seatflow",):
             for handler in logging.getLogger(name).handlers:
                 if isinstance(handler, logging.StreamHandler):
@@ -256,9 +256,7 @@ class LocalRuntime:
         self.table_name = f"{STACK_NAME}-{table_id}"
         self.bucket_name = f"{STACK_NAME}-{bucket_id.lower()}"
         self.state_machine_name = f"{STACK_NAME}-fulfil-order"
-        self.state_machine_arn = (
-            f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{self.state_machine_name}"
-        )
+        self.state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{self.state_machine_name}"
 
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         dynamodb.create_table(
@@ -274,9 +272,9 @@ class LocalRuntime:
         secret_arns = {}
         for logical_id in tpl.logical_ids("AWS::SecretsManager::Secret"):
             value = local_webhook_secret() if "Webhook" in logical_id else (self.moodle_token or "")
-            secret_arns[logical_id] = sm_client.create_secret(
-                Name=f"{STACK_NAME}/{logical_id}", SecretString=value
-            )["ARN"]
+            secret_arns[logical_id] = sm_client.create_secret(Name=f"{STACK_NAME}/{logical_id}", SecretString=value)[
+                "ARN"
+            ]
 
         names: dict[str, str] = {
             "AWS::StackName": STACK_NAME,
@@ -360,9 +358,7 @@ class LocalRuntime:
         return self.call_api(self.api_event("POST", "/orders", body))
 
     def get_order(self, order_id: str) -> tuple[int, dict[str, Any]]:
-        return self.call_api(
-            self.api_event("GET", f"/orders/{order_id}", "", path_parameters={"order_id": order_id})
-        )
+        return self.call_api(self.api_event("GET", f"/orders/{order_id}", "", path_parameters={"order_id": order_id}))
 
     def execution_arn(self, order_id: str) -> str:
         return f"arn:aws:states:{REGION}:{ACCOUNT_ID}:execution:{self.state_machine_name}:{order_id}"

@@ -29,9 +29,7 @@ class SignatureBeforeValidation(OpenAPIRequestValidationMiddleware):
     nothing about our schema, so the signature is checked first, in the validation step itself."""
 
     def handler(self, app: Any, next_middleware: Any) -> Response:
-        intake.verify_request_signature(
-            app.current_event.headers, intake.raw_body(app.current_event.raw_event)
-        )
+        intake.verify_request_signature(app.current_event.headers, intake.raw_body(app.current_event.raw_event))
         return super().handler(app, next_middleware)
 
 

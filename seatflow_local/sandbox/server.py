@@ -66,9 +66,7 @@ SITE_MAINTENANCE = (
 )
 FAULT_MODES = ("503", "hang", "html")
 FAULT_PAGE = b"<!DOCTYPE html><html><body><h1>503 Service Unavailable</h1></body></html>"
-HTML_PAGE = (
-    b"<!DOCTYPE html><html><head><title>Moodle</title></head><body>Error reading from database</body></html>"
-)
+HTML_PAGE = b"<!DOCTYPE html><html><head><title>Moodle</title></head><body>Error reading from database</body></html>"
 
 
 def to_xml(value: Any) -> str:
@@ -228,9 +226,7 @@ class Sandbox:
         allowed = self.state.allowed_functions
         if wsfunction not in allowed or wsfunction not in SERVICE_FUNCTIONS:
             raise WsError(*ACCESS_EXCEPTION)
-        params = parse_form(
-            [(k, v) for k, v in fields if k not in ("wstoken", "wsfunction", "moodlewsrestformat")]
-        )
+        params = parse_form([(k, v) for k, v in fields if k not in ("wstoken", "wsfunction", "moodlewsrestformat")])
         if wsfunction == "core_webservice_get_site_info":
             return self.state.site_info([f for f in SERVICE_FUNCTIONS if f in allowed])
         return self.state.dispatch(wsfunction, params)

@@ -115,9 +115,7 @@ def as_bool(value: Any) -> bool:
     raise invalid_parameter()
 
 
-def items(
-    params: dict[str, Any], key: str, required: tuple[str, ...] = (), *, optional: bool = False
-) -> list[dict]:
+def items(params: dict[str, Any], key: str, required: tuple[str, ...] = (), *, optional: bool = False) -> list[dict]:
     value = params.get(key)
     if value is None:
         if optional:
@@ -463,9 +461,7 @@ class Store:
             {
                 "siteurl": self.site_url,
                 "userpictureurl": self._picture("f1"),
-                "functions": [
-                    {"name": f, "version": fixture.FUNCTION_VERSIONS.get(f, WS_VERSION)} for f in functions
-                ],
+                "functions": [{"name": f, "version": fixture.FUNCTION_VERSIONS.get(f, WS_VERSION)} for f in functions],
             }
         )
         return info
@@ -557,9 +553,7 @@ class Store:
                 raise invalid_parameter()  # Email address is invalid
             if (
                 not int(self.config.get("allowaccountssameemail", 1))
-                and self.db.execute(
-                    "SELECT 1 FROM users WHERE lower(email) = lower(?)", (user["email"],)
-                ).fetchone()
+                and self.db.execute("SELECT 1 FROM users WHERE lower(email) = lower(?)", (user["email"],)).fetchone()
             ):
                 raise invalid_parameter()  # Email address already exists
             for name in ("firstname", "lastname"):
@@ -722,9 +716,7 @@ class Store:
                 raise invalid_user()
             if self._enrolment(course_id, user_id) is None:
                 continue
-            self.db.execute(
-                "DELETE FROM user_enrolments WHERE course_id = ? AND user_id = ?", (course_id, user_id)
-            )
+            self.db.execute("DELETE FROM user_enrolments WHERE course_id = ? AND user_id = ?", (course_id, user_id))
             self.db.execute(
                 "DELETE FROM role_assignments WHERE user_id = ? AND context_id = ?",
                 (user_id, course["context_id"]),
@@ -746,9 +738,7 @@ class Store:
         if "courseid" not in params:
             raise invalid_parameter()
         course_id = as_int(params["courseid"])
-        options = {
-            str(o["name"]): o["value"] for o in items(params, "options", ("name", "value"), optional=True)
-        }
+        options = {str(o["name"]): o["value"] for o in items(params, "options", ("name", "value"), optional=True)}
         course = self._course(course_id)
         if course is None:
             raise missing_record("course")
@@ -861,12 +851,9 @@ class Store:
                 raise WsError(
                     "core\\exception\\coding_exception",
                     "codingerror",
-                    "Coding error detected, it must be fixed by a programmer: "
-                    "User ID does not exist or is deleted!",
+                    "Coding error detected, it must be fixed by a programmer: User ID does not exist or is deleted!",
                 )
-            self.db.execute(
-                "INSERT OR IGNORE INTO role_assignments VALUES (?, ?, ?)", (role_id, user_id, contextid)
-            )
+            self.db.execute("INSERT OR IGNORE INTO role_assignments VALUES (?, ?, ?)", (role_id, user_id, contextid))
         return None
 
     def ws_core_role_unassign_roles(self, params: dict[str, Any]) -> Any:
@@ -915,9 +902,7 @@ class Store:
             if self._course(course_id) is None:
                 raise course_context_error(course_id)
             name = str(g["name"])
-            if self.db.execute(
-                "SELECT 1 FROM groups_ WHERE course_id = ? AND name = ?", (course_id, name)
-            ).fetchone():
+            if self.db.execute("SELECT 1 FROM groups_ WHERE course_id = ? AND name = ?", (course_id, name)).fetchone():
                 raise invalid_parameter()  # Group with the same name already exists in the course
             idnumber = str(g.get("idnumber", ""))
             if (
@@ -926,9 +911,7 @@ class Store:
                     "SELECT 1 FROM groups_ WHERE course_id = ? AND idnumber = ?", (course_id, idnumber)
                 ).fetchone()
             ):
-                raise WsError(
-                    "core\\exception\\moodle_exception", "idnumbertaken", "This ID number is already in use"
-                )
+                raise WsError("core\\exception\\moodle_exception", "idnumbertaken", "This ID number is already in use")
             group_id = self.next_group_id
             self.next_group_id += 1
             record = {
@@ -990,16 +973,13 @@ class Store:
 
     def ws_core_group_delete_group_members(self, params: dict[str, Any]) -> Any:
         for group, user_id in self._members_items(params):
-            self.db.execute(
-                "DELETE FROM group_members WHERE group_id = ? AND user_id = ?", (group["id"], user_id)
-            )
+            self.db.execute("DELETE FROM group_members WHERE group_id = ? AND user_id = ?", (group["id"], user_id))
         return None
 
     def _member_ids(self, group_id: int) -> list[int]:
         """Members ordered like Moodle's groups_get_members(): by lastname, firstname."""
         ids = [
-            r["user_id"]
-            for r in self.db.execute("SELECT user_id FROM group_members WHERE group_id = ?", (group_id,))
+            r["user_id"] for r in self.db.execute("SELECT user_id FROM group_members WHERE group_id = ?", (group_id,))
         ]
         users = [u for u in (self._user(i) for i in ids) if u]
         return [u["id"] for u in sorted(users, key=lambda u: (u["lastname"], u["firstname"], u["id"]))]
@@ -1076,16 +1056,12 @@ class Store:
 
     def role_assignments(self, contextlevel: str | int | None = None) -> list[dict[str, Any]]:
         level = (
-            fixture.CONTEXT_LEVELS.get(contextlevel, contextlevel)
-            if isinstance(contextlevel, str)
-            else contextlevel
+            fixture.CONTEXT_LEVELS.get(contextlevel, contextlevel) if isinstance(contextlevel, str) else contextlevel
         )
         names = {v: k for k, v in fixture.CONTEXT_LEVELS.items()}
         with self.lock:
             out = []
-            for a in self.db.execute(
-                "SELECT * FROM role_assignments ORDER BY context_id, user_id, role_id"
-            ).fetchall():
+            for a in self.db.execute("SELECT * FROM role_assignments ORDER BY context_id, user_id, role_id").fetchall():
                 found = self._context(a["context_id"])
                 if found is None or (level is not None and found[0] != level):
                     continue

@@ -17,9 +17,11 @@ import requests
 
 from seatflow_local.sandbox import Sandbox
 
-RECORDINGS = Path(
-    os.environ.get("MOODLE_RECORDINGS", Path(__file__).resolve().parents[3] / "shared" / "moodle-ws")
-)
+RECORDINGS = Path(os.environ.get("MOODLE_RECORDINGS", Path(__file__).resolve().parents[3] / "shared" / "moodle-ws"))
+
+if not RECORDINGS.is_dir() and not os.environ.get("CI"):
+    # A clone without the recordings beside it (CI always has them: there, a missing folder fails loudly).
+    pytest.skip(f"Moodle recordings not found at {RECORDINGS} (set MOODLE_RECORDINGS)", allow_module_level=True)
 
 # Cases that cannot match, and why. They are still replayed (later cases depend on their effects).
 ALLOWED_DIFFERENCES: dict[str, str] = {
@@ -81,9 +83,7 @@ def differences(recorded: Any, actual: Any, path: str = "$") -> list[str]:
         and not isinstance(actual, bool)
         and not isinstance(recorded, bool)
     ):
-        return [
-            f"{path}: {type(recorded).__name__} recorded, {type(actual).__name__} answered ({actual!r:.80})"
-        ]
+        return [f"{path}: {type(recorded).__name__} recorded, {type(actual).__name__} answered ({actual!r:.80})"]
     if isinstance(recorded, dict):
         found = []
         if set(recorded) != set(actual):
@@ -99,9 +99,7 @@ def differences(recorded: Any, actual: Any, path: str = "$") -> list[str]:
         if len(recorded) != len(actual):
             return [f"{path}: {len(recorded)} items recorded, {len(actual)} answered"]
         return [
-            d
-            for i, (r, a) in enumerate(zip(recorded, actual, strict=True))
-            for d in differences(r, a, f"{path}[{i}]")
+            d for i, (r, a) in enumerate(zip(recorded, actual, strict=True)) for d in differences(r, a, f"{path}[{i}]")
         ]
     return [] if recorded == actual else [f"{path}: {recorded!r} recorded, {actual!r} answered"]
 

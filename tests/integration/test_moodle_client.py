@@ -154,9 +154,7 @@ def test_account_refused_for_another_reason_is_not_retried(moodle_client):
 
 def test_enrolment_keeps_its_dates_and_a_repeat_is_silent(moodle_client, moodle_sandbox):
     # Given an enrolment of Alice with session dates
-    enrolment = Enrolment(
-        course_id=SPOCM1, user_id=3, role_id=STUDENT, timestart=1767225600, timeend=1770249600
-    )
+    enrolment = Enrolment(course_id=SPOCM1, user_id=3, role_id=STUDENT, timestart=1767225600, timeend=1770249600)
     # When it is sent twice
     enrol_users(moodle_client, [enrolment])
     enrol_users(moodle_client, [enrolment])
@@ -306,9 +304,7 @@ def test_concurrent_calls_from_many_threads_are_all_served(moodle_client, moodle
     moodle_sandbox.set_latency(20)
 
     def create(n: int):
-        return create_account(
-            moodle_client, firstname="Sam", lastname=f"Same{n % 5}", email=f"sam{n}@example.com"
-        )
+        return create_account(moodle_client, firstname="Sam", lastname=f"Same{n % 5}", email=f"sam{n}@example.com")
 
     # When they are created concurrently
     with ThreadPoolExecutor(max_workers=40) as pool:

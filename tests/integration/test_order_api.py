@@ -31,9 +31,7 @@ def executions(aws: AwsWorld) -> list[dict[str, Any]]:
 
 
 def order_item(aws: AwsWorld, order_id: str = ORDER_ID) -> dict[str, Any] | None:
-    item = aws.dynamodb.get_item(
-        TableName=aws.table_name, Key={"PK": {"S": f"ORDER#{order_id}"}, "SK": {"S": "ORDER"}}
-    )
+    item = aws.dynamodb.get_item(TableName=aws.table_name, Key={"PK": {"S": f"ORDER#{order_id}"}, "SK": {"S": "ORDER"}})
     return item.get("Item")
 
 
@@ -62,9 +60,7 @@ def test_a_valid_order_is_accepted_recorded_and_started(aws: AwsWorld, call_api:
     assert order_item(aws)["execution_arn"]["S"] == execution["executionArn"]
 
 
-def test_every_participant_is_recorded_pending_with_a_stable_key(
-    aws: AwsWorld, call_api: Any, store: Any
-) -> None:
+def test_every_participant_is_recorded_pending_with_a_stable_key(aws: AwsWorld, call_api: Any, store: Any) -> None:
     call_api(signed_post())
     participants = store.list_participants(ORDER_ID)
     assert [p.participant_key for p in participants][:2] == ["learner-0001", "learner-0002"]
@@ -90,9 +86,7 @@ def test_the_order_item_holds_the_parsed_product_and_counts(aws: AwsWorld, call_
 # ------------------------------------------------------------------------------------------ refusals
 
 
-def test_seats_not_matching_participants_are_refused_and_nothing_is_recorded(
-    aws: AwsWorld, call_api: Any
-) -> None:
+def test_seats_not_matching_participants_are_refused_and_nothing_is_recorded(aws: AwsWorld, call_api: Any) -> None:
     answer = call_api(signed_post("api_post_order_seats_mismatch.json"))
     assert answer.status == 422 and answer.body["error"] == "invalid_order"
     assert answer.body["problems"][0]["field"] == "seats"
@@ -111,9 +105,7 @@ def test_a_duplicate_email_is_refused_naming_both_positions(aws: AwsWorld, call_
 def test_bad_product_parameters_are_refused_naming_the_key(aws: AwsWorld, call_api: Any) -> None:
     answer = call_api(signed_post("api_post_order_bad_params.json"))
     assert answer.status == 422
-    assert answer.body["problems"] == [
-        {"field": "product.params", "message": answer.body["problems"][0]["message"]}
-    ]
+    assert answer.body["problems"] == [{"field": "product.params", "message": answer.body["problems"][0]["message"]}]
     assert answer.body["problems"][0]["message"].startswith("colour: unknown key")
 
 
@@ -203,9 +195,7 @@ def test_replayed_order_starts_no_second_execution(aws: AwsWorld, call_api: Any)
     assert len(executions(aws)) == 1
 
 
-def test_replay_after_the_idempotency_record_expired_is_answered_from_the_order(
-    aws: AwsWorld, call_api: Any
-) -> None:
+def test_replay_after_the_idempotency_record_expired_is_answered_from_the_order(aws: AwsWorld, call_api: Any) -> None:
     # Given an accepted order whose idempotency record has gone (TTL)
     call_api(signed_post())
     for item in aws.dynamodb.scan(TableName=aws.table_name)["Items"]:
@@ -236,9 +226,7 @@ def test_another_body_is_a_conflict_even_after_the_idempotency_record_expired(
             aws.dynamodb.delete_item(TableName=aws.table_name, Key={"PK": item["PK"], "SK": item["SK"]})
     body = sample_body()
     body["seats"] = 12
-    body["participants"]["learners"].append(
-        {"firstname": "Noé", "lastname": "Roux", "email": "noe@example.com"}
-    )
+    body["participants"]["learners"].append({"firstname": "Noé", "lastname": "Roux", "email": "noe@example.com"})
     answer = call_api(sign_event(with_body(load_event("api_post_order.json"), body)))
     assert answer.status == 409
     assert len(store.list_participants(ORDER_ID)) == 11
@@ -335,9 +323,7 @@ def test_the_report_shows_each_participant_outcome(aws: AwsWorld, call_api: Any,
     assert by_key["learner-0001"]["reason"].startswith("2 Moodle accounts")
 
 
-def test_a_finished_order_reports_its_final_status_and_group(
-    aws: AwsWorld, call_api: Any, store: Any
-) -> None:
+def test_a_finished_order_reports_its_final_status_and_group(aws: AwsWorld, call_api: Any, store: Any) -> None:
     call_api(signed_post())
     store.finish_order(
         ORDER_ID,

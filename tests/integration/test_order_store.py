@@ -44,10 +44,7 @@ def test_a_5000_participant_order_is_written_in_batches_and_listed_across_pages(
     # Then every participant comes back, in key order, through paginated queries
     participants = store.list_participants("SHOP-BIG")
     assert len(participants) == 5000
-    assert (
-        participants[0].participant_key == "learner-0001"
-        and participants[-1].participant_key == "learner-5000"
-    )
+    assert participants[0].participant_key == "learner-0001" and participants[-1].participant_key == "learner-5000"
     assert time.monotonic() - started < 60
 
 
@@ -71,9 +68,7 @@ def test_a_replay_completes_participants_a_crash_left_unwritten(aws: AwsWorld, s
 def test_mark_running_never_moves_a_finished_order_back(store: OrderStore) -> None:
     order = sample_order()
     store.record_order(order, order.body_sha256())
-    store.finish_order(
-        ORDER_ID, status="COMPLETED", counts={"enrolled": 11}, group=None, warnings=None, failure=None
-    )
+    store.finish_order(ORDER_ID, status="COMPLETED", counts={"enrolled": 11}, group=None, warnings=None, failure=None)
     store.mark_running(ORDER_ID, "arn:aws:states:eu-west-3:123456789012:execution:m:SHOP-2026-0001")
     order_item = store.get_order(ORDER_ID)
     assert order_item.status == "COMPLETED" and order_item.execution_arn.endswith("SHOP-2026-0001")

@@ -44,9 +44,7 @@ def test_errorcodes_map_to_permanent_error_classes(errorcode, cls):
 
 
 def test_maintenance_mode_is_the_transient_error_itself():
-    error = error_from_envelope(
-        {"exception": "moodle_exception", "errorcode": "sitemaintenance", "message": "m"}, "f"
-    )
+    error = error_from_envelope({"exception": "moodle_exception", "errorcode": "sitemaintenance", "message": "m"}, "f")
     assert type(error) is MoodleTransientError
 
 
@@ -59,10 +57,7 @@ def test_error_reads_as_one_line_and_converts_to_a_dict():
         },
         "enrol_manual_enrol_users",
     )
-    assert (
-        str(error)
-        == "enrol_manual_enrol_users: [wsnoinstance] Manual enrolment plugin instance doesn't exist"
-    )
+    assert str(error) == "enrol_manual_enrol_users: [wsnoinstance] Manual enrolment plugin instance doesn't exist"
     assert error.to_dict() == {
         "exception": "moodle_exception",
         "errorcode": "wsnoinstance",
@@ -78,9 +73,7 @@ def test_errors_survive_pickling():
 
 
 def test_params_are_encoded_php_style():
-    encoded = encode_params(
-        {"users": [{"username": "a", "createpassword": True, "city": None}], "field": "id"}
-    )
+    encoded = encode_params({"users": [{"username": "a", "createpassword": True, "city": None}], "field": "id"})
     assert encoded == [("users[0][username]", "a"), ("users[0][createpassword]", "1"), ("field", "id")]
 
 

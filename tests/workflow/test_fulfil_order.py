@@ -102,9 +102,7 @@ def test_existing_account_is_reused_and_not_attached_to_the_operator(runtime, sa
     assert alice["attached_to_operator"] is False
     assignments = runtime.sandbox.state.role_assignments(contextlevel="user")
     assert not [
-        a
-        for a in assignments
-        if a["instance_id"] == 3 and a["user_id"] == document["operator"]["moodle_user_id"]
+        a for a in assignments if a["instance_id"] == 3 and a["user_id"] == document["operator"]["moodle_user_id"]
     ]
 
 
@@ -122,9 +120,7 @@ def test_ambiguous_email_ends_needs_review_with_the_candidates(runtime, sample_o
     assert participant["moodle_user_id"] is None
     assert document["status"] == "PARTIAL"
     created = sum(1 for p in document["participants"] if p["account"] == "created")
-    assert len(runtime.sandbox.state.users()) == users_before + created + (
-        document["operator"]["account"] == "created"
-    )
+    assert len(runtime.sandbox.state.users()) == users_before + created + (document["operator"]["account"] == "created")
 
 
 def test_permanent_failure_of_participants_makes_the_order_partial(runtime, sample_order):

@@ -44,15 +44,12 @@ def diagnose(settings: Settings, *, product: str | None, required: dict[str, str
             Finding(
                 "the token is accepted",
                 False,
-                "create a token for the seatflow service: "
-                "Site administration > Server > Web services > Manage tokens",
+                "create a token for the seatflow service: Site administration > Server > Web services > Manage tokens",
             )
         ]
     except (MoodleError, ConfigurationError) as exc:
         return [Finding("Moodle answers", False, f"{exc}")]
-    findings.append(
-        Finding(f"Moodle {info.release} answers at {settings.moodle_url} as {info.username}", True)
-    )
+    findings.append(Finding(f"Moodle {info.release} answers at {settings.moodle_url} as {info.username}", True))
     allowed = set(info.functions)
     for function, why in required.items():
         findings.append(

@@ -99,9 +99,7 @@ def _person(item: OrderItem | ParticipantItem) -> Person:
 def _count_moodle_error(error: MoodleError) -> None:
     # A metric of its own: the errorcode dimension must not attach to the invocation's other metrics.
     with single_metric(name="MoodleErrors", unit="Count", value=1) as metric:
-        metric.add_dimension(
-            name="errorcode", value=str(error.errorcode or error.exception or "unknown")[:64]
-        )
+        metric.add_dimension(name="errorcode", value=str(error.errorcode or error.exception or "unknown")[:64])
 
 
 # -- PrepareSession -------------------------------------------------------------------------------------------
@@ -130,9 +128,7 @@ def prepare_session(task: OrderTask, *, now: int | None = None) -> SessionPrepar
     if supervisor_role_id != student_role_id:
         _probe_enrolment(moodle, course.id, course.shortname, student_role_id, "student")
 
-    operator = resolve_account(
-        moodle, svc.store, _person(order), order_id=order.order_id, claimant="operator"
-    )
+    operator = resolve_account(moodle, svc.store, _person(order), order_id=order.order_id, claimant="operator")
     if not operator.usable or operator.user is None:
         raise OperatorAccountAmbiguous(f"operator: {operator.reason}")
     enrol_users(
@@ -288,15 +284,11 @@ def attach_to_operator(svc: Services, session: dict[str, Any], user_id: int) -> 
     assignments = []
     if allowed.get("supervisor"):
         assignments.append(
-            UserContextAssignment(
-                role_id=session["supervisor_role_id"], user_id=operator_id, context_user_id=user_id
-            )
+            UserContextAssignment(role_id=session["supervisor_role_id"], user_id=operator_id, context_user_id=user_id)
         )
     if allowed.get("student"):
         assignments.append(
-            UserContextAssignment(
-                role_id=session["student_role_id"], user_id=user_id, context_user_id=operator_id
-            )
+            UserContextAssignment(role_id=session["student_role_id"], user_id=user_id, context_user_id=operator_id)
         )
     if assignments:
         assign_user_context_roles(svc.moodle, assignments)
@@ -334,9 +326,7 @@ def _role_assignable_in_user_context(moodle: MoodleClient, role_id: int, context
     return True
 
 
-def _needs_review(
-    store: OrderStore, participant: ParticipantItem, resolution: AccountResolution
-) -> ParticipantDone:
+def _needs_review(store: OrderStore, participant: ParticipantItem, resolution: AccountResolution) -> ParticipantDone:
     store.save_participant_outcome(
         participant.order_id,
         participant.participant_key,
@@ -456,9 +446,7 @@ def _enrol_operator_in_support(svc: Services, shortname: str, operator_id: int) 
     """The support course is a courtesy: a failure there is reported on the order, never fatal."""
     course = find_course_by_shortname(svc.moodle, shortname)
     if course is None:
-        return [
-            f"customer-support course {shortname!r} does not exist in Moodle; the operator was not enrolled"
-        ]
+        return [f"customer-support course {shortname!r} does not exist in Moodle; the operator was not enrolled"]
     role_ids = [svc.roles.id_for("student")]
     if "customer" in svc.settings.role_ids:
         role_ids.append(svc.settings.role_ids["customer"])
@@ -469,9 +457,7 @@ def _enrol_operator_in_support(svc: Services, shortname: str, operator_id: int) 
         )
     except MoodlePermanentError as error:
         _count_moodle_error(error)
-        return [
-            f"operator not enrolled in customer-support course {shortname!r}: {error.errorcode}: {error.message}"
-        ]
+        return [f"operator not enrolled in customer-support course {shortname!r}: {error.errorcode}: {error.message}"]
     return []
 
 

@@ -174,6 +174,7 @@ class OrderReport(BaseModel):
 
     order_id: str
     status: OrderStatus
+    execution_name: str | None = Field(default=None, description="The Step Functions execution of this order")
     seats: int
     counts: dict[str, int]
     received_at: int
@@ -232,9 +233,7 @@ def raw_body(event: Mapping[str, Any]) -> bytes:
     return body.encode() if isinstance(body, str) else bytes(body)
 
 
-def verify_request_signature(
-    headers: Mapping[str, str] | None, body: bytes, *, now: int | None = None
-) -> None:
+def verify_request_signature(headers: Mapping[str, str] | None, body: bytes, *, now: int | None = None) -> None:
     """Raise SignatureRejected unless `Seatflow-Signature` signs this body with the webhook secret."""
     header = None
     for name, value in (headers or {}).items():
@@ -316,9 +315,7 @@ def _idempotent_accept() -> tuple[Any, IdempotencyConfig]:
         expires_after_seconds=IDEMPOTENCY_EXPIRES_AFTER_SECONDS,
         raise_on_no_idempotency_key=True,
     )
-    persistence = DynamoDBPersistenceLayer(
-        table_name=get_settings().table_name, key_attr="PK", sort_key_attr="SK"
-    )
+    persistence = DynamoDBPersistenceLayer(table_name=get_settings().table_name, key_attr="PK", sort_key_attr="SK")
     decorated = idempotent_function(
         data_keyword_argument="order",
         persistence_store=persistence,
@@ -397,6 +394,7 @@ def read_order_report(order_id: str) -> OrderReport:
     return OrderReport(
         order_id=order.order_id,
         status=order.status,
+        execution_name=order.execution_arn.rsplit(":", 1)[-1] if order.execution_arn else None,
         seats=order.seats,
         counts=counts,
         received_at=order.received_at,

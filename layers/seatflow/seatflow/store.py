@@ -245,9 +245,7 @@ class OrderStore:
             raise ItemNotFound(f"order {order_id} has no participant {key}")
         return self._participant_from(response["Item"])
 
-    def get_order_and_participant(
-        self, order_id: str, key: str
-    ) -> tuple[OrderItem | None, ParticipantItem | None]:
+    def get_order_and_participant(self, order_id: str, key: str) -> tuple[OrderItem | None, ParticipantItem | None]:
         """Both in one BatchGetItem (what EnrolParticipant needs)."""
         keys = [self._key(order_pk(order_id), ORDER_SK), self._key(order_pk(order_id), participant_sk(key))]
         request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}

@@ -62,9 +62,7 @@ def _trim(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
-Name = Annotated[
-    str, BeforeValidator(_trim), Field(min_length=1, max_length=100), AfterValidator(_plain_text)
-]
+Name = Annotated[str, BeforeValidator(_trim), Field(min_length=1, max_length=100), AfterValidator(_plain_text)]
 Email = Annotated[str, BeforeValidator(_trim), Field(min_length=3, max_length=100), AfterValidator(_email)]
 
 
@@ -76,9 +74,7 @@ def _optional_phone(value: str | None) -> str | None:
     return None if value is None else _phone(value)
 
 
-City = Annotated[
-    str | None, BeforeValidator(_blank_to_none), Field(max_length=120), AfterValidator(_optional_plain)
-]
+City = Annotated[str | None, BeforeValidator(_blank_to_none), Field(max_length=120), AfterValidator(_optional_plain)]
 Institution = Annotated[
     str | None, BeforeValidator(_blank_to_none), Field(max_length=255), AfterValidator(_optional_plain)
 ]
@@ -107,9 +103,7 @@ class Product(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: Annotated[
-        str, BeforeValidator(_trim), Field(min_length=1, max_length=100), AfterValidator(_plain_text)
-    ]
+    code: Annotated[str, BeforeValidator(_trim), Field(min_length=1, max_length=100), AfterValidator(_plain_text)]
     params: str = Field(max_length=2000, description="e.g. coursename=SPOCM1&supervisor=teacher&endtime=+35D")
 
     @field_validator("params")
@@ -146,9 +140,7 @@ class OrderBody(BaseModel):
 
     def canonical_json(self) -> str:
         """The normalised body (trimmed emails, parsed defaults aside) in one stable spelling."""
-        return json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        )
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def body_sha256(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
@@ -184,9 +176,7 @@ def order_rule_problems(order: OrderBody) -> list[Problem]:
     total = learners + tutors
     if total > MAX_PARTICIPANTS:
         problems.append(
-            Problem(
-                field="participants", message=f"{total} participants: at most {MAX_PARTICIPANTS} per order"
-            )
+            Problem(field="participants", message=f"{total} participants: at most {MAX_PARTICIPANTS} per order")
         )
     if total != order.seats:
         larger = (

@@ -185,11 +185,7 @@ class MoodleClient:
                 wsfunction=wsfunction,
                 exception="NotJSON",
             ) from None
-        if (
-            isinstance(payload, dict)
-            and "exception" in payload
-            and ("errorcode" in payload or "message" in payload)
-        ):
+        if isinstance(payload, dict) and "exception" in payload and ("errorcode" in payload or "message" in payload):
             envelope = {**payload, "message": self._redact(str(payload.get("message") or ""))}
             raise error_from_envelope(envelope, wsfunction)
         return payload

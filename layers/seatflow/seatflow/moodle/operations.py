@@ -223,9 +223,7 @@ def find_course_by_shortname(client: MoodleClient, shortname: str) -> Course | N
 
 
 def list_course_groups(client: MoodleClient, course_id: int) -> list[Group]:
-    return [
-        Group.model_validate(g) for g in client.call("core_group_get_course_groups", {"courseid": course_id})
-    ]
+    return [Group.model_validate(g) for g in client.call("core_group_get_course_groups", {"courseid": course_id})]
 
 
 def find_group_by_idnumber(client: MoodleClient, course_id: int, idnumber: str) -> Group | None:
@@ -245,11 +243,7 @@ def ensure_group(
     try:
         answer = client.call(
             "core_group_create_groups",
-            {
-                "groups": [
-                    {"courseid": course_id, "name": name, "description": description, "idnumber": idnumber}
-                ]
-            },
+            {"groups": [{"courseid": course_id, "name": name, "description": description, "idnumber": idnumber}]},
         )
     except GroupIdnumberTakenError:
         concurrent = find_group_by_idnumber(client, course_id, idnumber)
@@ -259,9 +253,7 @@ def ensure_group(
     return Group.model_validate(answer[0]), True
 
 
-def add_group_members(
-    client: MoodleClient, group_id: int, user_ids: Iterable[int], batch_size: int = 100
-) -> int:
+def add_group_members(client: MoodleClient, group_id: int, user_ids: Iterable[int], batch_size: int = 100) -> int:
     """Add members in batches (repeating a membership is silent). Returns the number of calls made."""
     ids = list(dict.fromkeys(int(u) for u in user_ids))
     calls = 0

@@ -1,0 +1,301 @@
+"""`make bench`: orders of 10, 100, 1,000 and 5,000 participants (half of them existing Moodle accounts)
+through the local runtime against the sandbox, with a per-call latency, and the same orders processed
+sequentially, one participant after the other, as the original shop handler does.
+
+Prints figures; asserts nothing. Results go to bench/latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from seatflow_local.template import ROOT
+
+TARGETS = {
+    "wall_over_lower_bound_at_1000": 1.3,
+    "calls_per_existing_account": 2.1,
+    "calls_per_new_account": 5.1,
+    "transitions_per_participant": 4,
+    "history_events_limit": 25_000,
+    "payload_limit_bytes": 256 * 1024,
+}
+
+
+def make_order(size: int, order_id: str) -> dict[str, Any]:
+    def person(i: int, kind: str) -> dict[str, str]:
+        return {"firstname": f"Bench{kind}", "lastname": f"Person{i:05d}", "email": f"{kind}.{i:05d}@bench.example"}
+
+    existing = size // 2
+    learners = [person(i, "existing" if i < existing else "new") for i in range(size - 1)]
+    tutors = [person(size - 1, "existing" if size - 1 < existing else "new")]
+    return {
+        "order_id": order_id,
+        "operator": {"firstname": "Olivia", "lastname": "Operator", "email": "olivia.operator@bench.example"},
+        "product": {"code": "BENCH", "params": "coursename=SPOCM1&supervisor=teacher&endtime=+35D"},
+        "seats": size,
+        "participants": {"learners": learners, "tutors": tutors},
+    }
+
+
+class CallMeter:
+    """Counts Moodle calls per thread, so each Lambda invocation's calls can be attributed to it."""
+
+    def __init__(self) -> None:
+        from seatflow.moodle.client import MoodleClient
+
+        self.local = threading.local()
+        original = MoodleClient._call_once
+        meter = self
+
+        def counted(client: Any, wsfunction: str, params: Any) -> Any:
+            meter.local.count = getattr(meter.local, "count", 0) + 1
+            return original(client, wsfunction, params)
+
+        MoodleClient._call_once = counted  # type: ignore[method-assign]
+
+    def now(self) -> int:
+        return getattr(self.local, "count", 0)
+
+
+def _seed_existing_accounts(url: str, token: str, order: dict[str, Any]) -> None:
+    from seatflow.moodle import MoodleClient
+
+    client = MoodleClient(url, token)
+    people = [p for group in order["participants"].values() for p in group if p["email"].startswith("existing")]
+    for start in range(0, len(people), 200):
+        batch = people[start : start + 200]
+        client.call(
+            "core_user_create_users",
+            {"users": [{**p, "username": p["email"].split("@")[0], "createpassword": 1} for p in batch]},
+        )
+
+
+def measure_workflow(size: int, latency_ms: float, concurrency: int) -> dict[str, Any]:
+    from seatflow_local.runtime import LocalRuntime
+
+    meter = CallMeter()
+    order = make_order(size, f"BENCH-{size}")
+    per_invocation: list[tuple[str, dict[str, Any], int, int]] = []
+    lock = threading.Lock()
+    with LocalRuntime(sandbox_latency_ms=latency_ms, max_concurrency=concurrency) as rt:
+        _seed_existing_accounts(rt.moodle_url or "", rt.moodle_token or "", order)
+        assert rt.lambdas is not None
+        lambdas = rt.lambdas
+        original = lambdas.invoke_json
+
+        def metered(function: str, event: dict[str, Any]) -> Any:
+            before = meter.now()
+            result = original(function, event)
+            payload = max(len(json.dumps(event)), len(json.dumps(result)))
+            with lock:
+                per_invocation.append((lambdas._specs[function].logical_id, event, meter.now() - before, payload))
+            return result
+
+        lambdas.invoke_json = metered  # type: ignore[method-assign]
+        body = json.dumps(order)
+        started = time.perf_counter()
+        status, answer = rt.submit_order(body)
+        assert status == 202, answer
+        description = rt.wait_for_order(order["order_id"], timeout=7200)
+        wall = time.perf_counter() - started
+        _, document = rt.get_order(order["order_id"])
+        history = rt.history(order["order_id"])
+
+    accounts = {p["participant_key"]: p["account"] for p in document["participants"]}
+    calls = {"PrepareSessionFunction": 0, "FinalizeSessionFunction": 0}
+    enrol_calls: dict[str, list[int]] = {"created": [], "reused": []}
+    child_states = 0
+    for function, event, n_calls, _ in per_invocation:
+        if function == "EnrolParticipantFunction":
+            enrol_calls.setdefault(accounts.get(event["participant_key"]) or "other", []).append(n_calls)
+            child_states += 1
+        elif function == "RecordOrderFailureFunction" and "participant_key" in event:
+            child_states += 1
+        elif function in calls:
+            calls[function] += n_calls
+    map_calls = sum(sum(v) for v in enrol_calls.values())
+    critical_calls = calls["PrepareSessionFunction"] + map_calls / concurrency + calls["FinalizeSessionFunction"]
+    lower_bound = critical_calls * latency_ms / 1000
+    parent_states = sum(1 for e in history if e["type"].endswith("StateEntered"))
+    history_payload = max(
+        (len(str(d.get("input") or d.get("output") or "")) for e in history for k, d in e.items()
+         if k.endswith("EventDetails") and isinstance(d, dict)),
+        default=0,
+    )
+    return {
+        "size": size,
+        "status": document["status"],
+        "execution": description["status"],
+        "wall_seconds": round(wall, 3),
+        "lower_bound_seconds": round(lower_bound, 3),
+        "wall_over_lower_bound": round(wall / lower_bound, 2) if lower_bound else None,
+        "calls_per_new_account": _mean(enrol_calls["created"]),
+        "calls_per_existing_account": _mean(enrol_calls["reused"]),
+        "moodle_calls_prepare": calls["PrepareSessionFunction"],
+        "moodle_calls_finalize": calls["FinalizeSessionFunction"],
+        "transitions_per_participant": round((parent_states + child_states) / size, 3),
+        "lambda_invocations_per_participant": round(len(per_invocation) / size, 3),
+        # State payloads only: the API's HTTP body is not a Step Functions payload.
+        "largest_payload_bytes": max(
+            [history_payload] + [p for function, _, _, p in per_invocation if function != "OrderApiFunction"]
+        ),
+        "history_events_parent": len(history),
+        "history_events_per_child": 7,  # ExecutionStarted, TaskStateEntered/Scheduled/Started/Succeeded/Exited, ExecutionSucceeded
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def measure_sequential(size: int, latency_ms: float) -> dict[str, Any]:
+    """The original handler's way: one participant after the other, in one process, no workflow."""
+    # No Lambda decorator flushes metrics here: they must be valid (and disabled) when they overflow.
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Seatflow")
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    from seatflow.fulfilment import enrol_participant, finalize_session, prepare_session, services
+    from seatflow.models import OrderBody
+    from seatflow.models.tasks import OrderTask, ParticipantTask
+    from seatflow_local.runtime import LocalRuntime
+
+    order = OrderBody.model_validate(make_order(size, f"SEQ-{size}"))
+    with LocalRuntime(sandbox_latency_ms=latency_ms) as rt:
+        _seed_existing_accounts(rt.moodle_url or "", rt.moodle_token or "", order.model_dump())
+        store = services().store
+        store.record_order(order, order.body_sha256())
+        started = time.perf_counter()
+        prepare_session(OrderTask(order_id=order.order_id))
+        for key, *_ in order.participants_with_keys():
+            enrol_participant(ParticipantTask(order_id=order.order_id, participant_key=key))
+        done = finalize_session(OrderTask(order_id=order.order_id))
+        wall = time.perf_counter() - started
+    return {"size": size, "status": done.status, "sequential_seconds": round(wall, 3)}
+
+
+def import_times() -> dict[str, float]:
+    """Import time of each Lambda handler module (python -X importtime), beside `import boto3`."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "layers" / "seatflow")}
+    results: dict[str, float] = {}
+    targets = {"boto3": ("import boto3", "boto3")}
+    for app in sorted((ROOT / "functions").glob("*/app.py")):
+        targets[app.parent.name] = (f"import sys; sys.path.insert(0, {str(app.parent)!r}); import app", "app")
+    for name, (code, module) in targets.items():
+        out = subprocess.run([sys.executable, "-X", "importtime", "-c", code], env=env, capture_output=True, text=True)
+        cumulative = [int(m.group(1)) for m in re.finditer(rf"\|\s*(\d+) \| {re.escape(module)}\s*$", out.stderr, re.M)]
+        results[name] = round(cumulative[-1] / 1000, 1) if cumulative else float("nan")
+    return results
+
+
+def _mean(values: list[int]) -> float | None:
+    return round(sum(values) / len(values), 2) if values else None
+
+
+def _run_child(mode: str, size: int, latency: float, concurrency: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "seatflow_local.bench", "--child", mode, "--sizes", str(size),
+         "--latency-ms", str(latency), "--concurrency", str(concurrency)],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        raise RuntimeError(f"bench child {mode} {size} failed:\n{out.stderr[-3000:]}")
+    return json.loads(lines[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="10,100,1000,5000")
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--sequential-sizes", default=None, help="sizes also run sequentially (default: all)")
+    parser.add_argument("--child", choices=["workflow", "sequential"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.child:
+        os.environ.setdefault("SEATFLOW_LOG_LEVEL", "WARNING")
+        measure = measure_workflow if args.child == "workflow" else measure_sequential
+        result = measure(sizes[0], args.latency_ms, args.concurrency) if args.child == "workflow" else measure(
+            sizes[0], args.latency_ms)
+        print(json.dumps(result))
+        return 0
+
+    sequential_sizes = {int(s) for s in (args.sequential_sizes or args.sizes).split(",") if s}
+    print(f"seatflow bench: latency {args.latency_ms} ms per Moodle call, Map concurrency {args.concurrency}")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cpu, Python {platform.python_version()}, "
+          f"{platform.platform()}\n")
+    rows = []
+    for size in sizes:
+        row = _run_child("workflow", size, args.latency_ms, args.concurrency)
+        if size in sequential_sizes:
+            seq = _run_child("sequential", size, args.latency_ms, args.concurrency)
+            row["sequential_seconds"] = seq["sequential_seconds"]
+            row["speedup"] = round(seq["sequential_seconds"] / row["wall_seconds"], 2)
+        rows.append(row)
+        print(_format_row(row), flush=True)
+    imports = import_times()
+    print("\nimport time of each Lambda handler module (ms, python -X importtime):")
+    for name, ms in imports.items():
+        print(f"  {name:<22} {ms:>8.1f}")
+    print("\n" + _format_targets(rows, args.concurrency))
+    report = {
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {"arch": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
+                    "platform": platform.platform()},
+        "latency_ms": args.latency_ms,
+        "concurrency": args.concurrency,
+        "sizes": rows,
+        "import_ms": imports,
+        "targets": TARGETS,
+    }
+    out = ROOT / "bench" / "latest.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+    return 0
+
+
+def _format_row(r: dict[str, Any]) -> str:
+    return (
+        f"{r['size']:>5} participants: {r['status']:<9} wall {r['wall_seconds']:>8.2f}s  "
+        f"lower bound {r['lower_bound_seconds']:>7.2f}s  wall/LB {r['wall_over_lower_bound']}\n"
+        f"        Moodle calls per new account {r['calls_per_new_account']}, per existing account "
+        f"{r['calls_per_existing_account']} (prepare {r['moodle_calls_prepare']}, finalize {r['moodle_calls_finalize']})\n"
+        f"        transitions/participant {r['transitions_per_participant']}, Lambda invocations/participant "
+        f"{r['lambda_invocations_per_participant']}, largest payload {r['largest_payload_bytes']} B (limit 262144), "
+        f"history events {r['history_events_parent']} parent + {r['history_events_per_child']} per child (limit 25000)\n"
+        f"        peak memory {r['peak_rss_mb']} MB"
+        + (f", sequential {r['sequential_seconds']:.2f}s, speedup {r['speedup']}x" if "speedup" in r else "")
+    )
+
+
+def _format_targets(rows: list[dict[str, Any]], concurrency: int) -> str:
+    at_1000 = next((r for r in rows if r["size"] == 1000), None)
+    worst = lambda key: max((r[key] for r in rows if r.get(key) is not None), default=None)  # noqa: E731
+    speedups = [r["speedup"] for r in rows if "speedup" in r and r["size"] >= 100]
+    checks = [
+        ("wall / lower bound at 1,000", at_1000 and at_1000["wall_over_lower_bound"], "<= 1.3"),
+        ("Moodle calls per existing account", worst("calls_per_existing_account"), "<= 2.1"),
+        ("Moodle calls per new account", worst("calls_per_new_account"), "<= 5.1"),
+        ("state transitions per participant", worst("transitions_per_participant"), "<= 4"),
+        ("largest payload (bytes)", worst("largest_payload_bytes"), "< 262144"),
+        ("history events, largest execution", worst("history_events_parent"), "< 25000"),
+        ("speedup over sequential (sizes >= 100)", min(speedups) if speedups else None,
+         f">= {0.8 * concurrency:.1f}"),
+    ]
+    lines = ["targets:"]
+    for name, value, target in checks:
+        lines.append(f"  {name:<40} {value!s:>10}   target {target}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

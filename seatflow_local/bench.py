@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import re
@@ -18,7 +17,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from seatflow_local.template import ROOT
@@ -130,8 +128,12 @@ def measure_workflow(size: int, latency_ms: float, concurrency: int) -> dict[str
     lower_bound = critical_calls * latency_ms / 1000
     parent_states = sum(1 for e in history if e["type"].endswith("StateEntered"))
     history_payload = max(
-        (len(str(d.get("input") or d.get("output") or "")) for e in history for k, d in e.items()
-         if k.endswith("EventDetails") and isinstance(d, dict)),
+        (
+            len(str(d.get("input") or d.get("output") or ""))
+            for e in history
+            for k, d in e.items()
+            if k.endswith("EventDetails") and isinstance(d, dict)
+        ),
         default=0,
     )
     return {
@@ -152,7 +154,8 @@ def measure_workflow(size: int, latency_ms: float, concurrency: int) -> dict[str
             [history_payload] + [p for function, _, _, p in per_invocation if function != "OrderApiFunction"]
         ),
         "history_events_parent": len(history),
-        "history_events_per_child": 7,  # ExecutionStarted, TaskStateEntered/Scheduled/Started/Succeeded/Exited, ExecutionSucceeded
+        # A child: ExecutionStarted, TaskStateEntered/Scheduled/Started/Succeeded/Exited, ExecutionSucceeded.
+        "history_events_per_child": 7,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -165,6 +168,7 @@ def measure_sequential(size: int, latency_ms: float) -> dict[str, Any]:
     from seatflow.fulfilment import enrol_participant, finalize_session, prepare_session, services
     from seatflow.models import OrderBody
     from seatflow.models.tasks import OrderTask, ParticipantTask
+
     from seatflow_local.runtime import LocalRuntime
 
     order = OrderBody.model_validate(make_order(size, f"SEQ-{size}"))
@@ -201,9 +205,22 @@ def _mean(values: list[int]) -> float | None:
 
 def _run_child(mode: str, size: int, latency: float, concurrency: int) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "seatflow_local.bench", "--child", mode, "--sizes", str(size),
-         "--latency-ms", str(latency), "--concurrency", str(concurrency)],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "seatflow_local.bench",
+            "--child",
+            mode,
+            "--sizes",
+            str(size),
+            "--latency-ms",
+            str(latency),
+            "--concurrency",
+            str(concurrency),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode != 0 or not lines:
@@ -223,15 +240,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         os.environ.setdefault("SEATFLOW_LOG_LEVEL", "WARNING")
         measure = measure_workflow if args.child == "workflow" else measure_sequential
-        result = measure(sizes[0], args.latency_ms, args.concurrency) if args.child == "workflow" else measure(
-            sizes[0], args.latency_ms)
+        result = (
+            measure(sizes[0], args.latency_ms, args.concurrency)
+            if args.child == "workflow"
+            else measure(sizes[0], args.latency_ms)
+        )
         print(json.dumps(result))
         return 0
 
     sequential_sizes = {int(s) for s in (args.sequential_sizes or args.sizes).split(",") if s}
     print(f"seatflow bench: latency {args.latency_ms} ms per Moodle call, Map concurrency {args.concurrency}")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cpu, Python {platform.python_version()}, "
-          f"{platform.platform()}\n")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cpu, Python {platform.python_version()}, "
+        f"{platform.platform()}\n"
+    )
     rows = []
     for size in sizes:
         row = _run_child("workflow", size, args.latency_ms, args.concurrency)
@@ -248,8 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + _format_targets(rows, args.concurrency))
     report = {
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": {"arch": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "arch": platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "latency_ms": args.latency_ms,
         "concurrency": args.concurrency,
         "sizes": rows,
@@ -268,10 +294,12 @@ def _format_row(r: dict[str, Any]) -> str:
         f"{r['size']:>5} participants: {r['status']:<9} wall {r['wall_seconds']:>8.2f}s  "
         f"lower bound {r['lower_bound_seconds']:>7.2f}s  wall/LB {r['wall_over_lower_bound']}\n"
         f"        Moodle calls per new account {r['calls_per_new_account']}, per existing account "
-        f"{r['calls_per_existing_account']} (prepare {r['moodle_calls_prepare']}, finalize {r['moodle_calls_finalize']})\n"
+        f"{r['calls_per_existing_account']} "
+        f"(prepare {r['moodle_calls_prepare']}, finalize {r['moodle_calls_finalize']})\n"
         f"        transitions/participant {r['transitions_per_participant']}, Lambda invocations/participant "
-        f"{r['lambda_invocations_per_participant']}, largest payload {r['largest_payload_bytes']} B (limit 262144), "
-        f"history events {r['history_events_parent']} parent + {r['history_events_per_child']} per child (limit 25000)\n"
+        f"{r['lambda_invocations_per_participant']}, largest payload {r['largest_payload_bytes']} B (limit 262144),\n"
+        f"        history events {r['history_events_parent']} parent + {r['history_events_per_child']} per child "
+        "(limit 25000)\n"
         f"        peak memory {r['peak_rss_mb']} MB"
         + (f", sequential {r['sequential_seconds']:.2f}s, speedup {r['speedup']}x" if "speedup" in r else "")
     )
@@ -288,8 +316,7 @@ def _format_targets(rows: list[dict[str, Any]], concurrency: int) -> str:
         ("state transitions per participant", worst("transitions_per_participant"), "<= 4"),
         ("largest payload (bytes)", worst("largest_payload_bytes"), "< 262144"),
         ("history events, largest execution", worst("history_events_parent"), "< 25000"),
-        ("speedup over sequential (sizes >= 100)", min(speedups) if speedups else None,
-         f">= {0.8 * concurrency:.1f}"),
+        ("speedup over sequential (sizes >= 100)", min(speedups) if speedups else None, f">= {0.8 * concurrency:.1f}"),
     ]
     lines = ["targets:"]
     for name, value, target in checks:

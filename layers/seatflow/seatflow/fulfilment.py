@@ -240,17 +240,13 @@ def enrol_participant(task: ParticipantTask) -> ParticipantDone:
     except MoodlePermanentError as error:
         _count_moodle_error(error)
         metrics.add_metric(name="ParticipantsFailed", unit="Count", value=1)
-        svc.store.save_participant_outcome(
+        _mark_failed(
+            svc.store,
             order.order_id,
             participant.participant_key,
-            status="FAILED",
-            account=None,
-            moodle_user_id=None,
-            username=None,
+            f"Moodle refused {error.wsfunction}: {error.errorcode or error.exception}: {error.message}",
             role_shortname=role_shortname,
             role_id=role_id,
-            attached_to_operator=False,
-            reason=f"Moodle refused {error.wsfunction}: {error.errorcode or error.exception}: {error.message}",
         )
         logger.warning("participant failed", extra={"errorcode": error.errorcode})
         return ParticipantDone(participant_key=participant.participant_key, status="FAILED")
@@ -326,6 +322,29 @@ def _role_assignable_in_user_context(moodle: MoodleClient, role_id: int, context
     return True
 
 
+def _mark_failed(
+    store: OrderStore,
+    order_id: str,
+    key: str,
+    reason: str,
+    *,
+    role_shortname: str | None = None,
+    role_id: int | None = None,
+) -> None:
+    store.save_participant_outcome(
+        order_id,
+        key,
+        status="FAILED",
+        account=None,
+        moodle_user_id=None,
+        username=None,
+        role_shortname=role_shortname,
+        role_id=role_id,
+        attached_to_operator=False,
+        reason=reason,
+    )
+
+
 def _needs_review(store: OrderStore, participant: ParticipantItem, resolution: AccountResolution) -> ParticipantDone:
     store.save_participant_outcome(
         participant.order_id,
@@ -356,18 +375,7 @@ def finalize_session(task: OrderTask) -> OrderDone:
 
     for participant in participants:
         if participant.status == "PENDING":
-            svc.store.save_participant_outcome(
-                order.order_id,
-                participant.participant_key,
-                status="FAILED",
-                account=None,
-                moodle_user_id=None,
-                username=None,
-                role_shortname=None,
-                role_id=None,
-                attached_to_operator=False,
-                reason="not processed by the workflow",
-            )
+            _mark_failed(svc.store, order.order_id, participant.participant_key, "not processed by the workflow")
             participant.status = "FAILED"
 
     operator = order.operator
@@ -468,18 +476,7 @@ def record_failure(task: FailureTask) -> dict[str, Any]:
     reason = task.error.message()
     if task.participant_key:
         metrics.add_metric(name="ParticipantsFailed", unit="Count", value=1)
-        store.save_participant_outcome(
-            task.order_id,
-            task.participant_key,
-            status="FAILED",
-            account=None,
-            moodle_user_id=None,
-            username=None,
-            role_shortname=None,
-            role_id=None,
-            attached_to_operator=False,
-            reason=f"gave up after retries: {reason}",
-        )
+        _mark_failed(store, task.order_id, task.participant_key, f"gave up after retries: {reason}")
         return ParticipantDone(participant_key=task.participant_key, status="FAILED").model_dump()
     store.finish_order(
         task.order_id,

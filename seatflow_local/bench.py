@@ -80,15 +80,65 @@ def _seed_existing_accounts(url: str, token: str, order: dict[str, Any]) -> None
         )
 
 
-def measure_workflow(size: int, latency_ms: float, concurrency: int) -> dict[str, Any]:
-    from seatflow_local.runtime import LocalRuntime
+class ExternalSandbox:
+    """The sandbox in a process of its own, as Moodle is: its CPU is not the workflow's."""
 
+    def __init__(self, latency_ms: float) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "seatflow_local.cli", "sandbox", "--port", "0", "--latency-ms", str(latency_ms)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        assert self.process.stdout is not None
+        found: dict[str, str] = {}
+        while len(found) < 2:
+            line = self.process.stdout.readline()
+            if not line:
+                raise RuntimeError("the sandbox did not start")
+            key, _, value = line.strip().partition("=")
+            found[key] = value
+        self.url, self.token = found["MOODLE_URL"], found["MOODLE_TOKEN"]
+
+    def __enter__(self) -> ExternalSandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def _runtime(sandbox: ExternalSandbox, concurrency: int | None = None) -> Any:
+    from seatflow_local.runtime import SANDBOX_ROLE_IDS, LocalRuntime
+
+    return LocalRuntime(
+        moodle_url=sandbox.url, moodle_token=sandbox.token, role_ids=dict(SANDBOX_ROLE_IDS), max_concurrency=concurrency
+    )
+
+
+def measure_workflow(size: int, latency_ms: float, concurrency: int) -> dict[str, Any]:
     meter = CallMeter()
     order = make_order(size, f"BENCH-{size}")
     per_invocation: list[tuple[str, dict[str, Any], int, int]] = []
+    per_participant: dict[str, int] = {}
     lock = threading.Lock()
-    with LocalRuntime(sandbox_latency_ms=latency_ms, max_concurrency=concurrency) as rt:
-        _seed_existing_accounts(rt.moodle_url or "", rt.moodle_token or "", order)
+    with ExternalSandbox(latency_ms) as sandbox, _runtime(sandbox, concurrency) as rt:
+        # Imported once the runtime has set the functions' environment (Powertools reads it at import).
+        import seatflow.fulfilment as fulfilment
+
+        enrol_one = fulfilment.enrol_participant
+
+        def metered_participant(svc: Any, order_item: Any, participant: Any) -> str:
+            before = meter.now()
+            try:
+                return enrol_one(svc, order_item, participant)
+            finally:
+                with lock:
+                    key = participant.participant_key
+                    per_participant[key] = per_participant.get(key, 0) + meter.now() - before
+
+        fulfilment.enrol_participant = metered_participant  # type: ignore[assignment]
+        _seed_existing_accounts(sandbox.url, sandbox.token, order)
         assert rt.lambdas is not None
         lambdas = rt.lambdas
         original = lambdas.invoke_json
@@ -112,18 +162,20 @@ def measure_workflow(size: int, latency_ms: float, concurrency: int) -> dict[str
         history = rt.history(order["order_id"])
 
     accounts = {p["participant_key"]: p["account"] for p in document["participants"]}
-    calls = {"PrepareSessionFunction": 0, "FinalizeSessionFunction": 0}
     enrol_calls: dict[str, list[int]] = {"created": [], "reused": []}
+    for key, n_calls in per_participant.items():
+        enrol_calls.setdefault(accounts.get(key) or "other", []).append(n_calls)
+    calls = {"PrepareSessionFunction": 0, "FinalizeSessionFunction": 0}
     child_states = 0
     for function, event, n_calls, _ in per_invocation:
-        if function == "EnrolParticipantFunction":
-            enrol_calls.setdefault(accounts.get(event["participant_key"]) or "other", []).append(n_calls)
-            child_states += 1
-        elif function == "RecordOrderFailureFunction" and "participant_key" in event:
+        is_child_state = function == "EnrolParticipantsFunction" or (
+            function == "RecordOrderFailureFunction" and bool(event.get("participant_keys"))
+        )
+        if is_child_state:
             child_states += 1
         elif function in calls:
             calls[function] += n_calls
-    map_calls = sum(sum(v) for v in enrol_calls.values())
+    map_calls = sum(per_participant.values())
     critical_calls = calls["PrepareSessionFunction"] + map_calls / concurrency + calls["FinalizeSessionFunction"]
     lower_bound = critical_calls * latency_ms / 1000
     parent_states = sum(1 for e in history if e["type"].endswith("StateEntered"))
@@ -147,6 +199,7 @@ def measure_workflow(size: int, latency_ms: float, concurrency: int) -> dict[str
         "calls_per_existing_account": _mean(enrol_calls["reused"]),
         "moodle_calls_prepare": calls["PrepareSessionFunction"],
         "moodle_calls_finalize": calls["FinalizeSessionFunction"],
+        "map_items": child_states,
         "transitions_per_participant": round((parent_states + child_states) / size, 3),
         "lambda_invocations_per_participant": round(len(per_invocation) / size, 3),
         # State payloads only: the API's HTTP body is not a Step Functions payload.
@@ -167,19 +220,19 @@ def measure_sequential(size: int, latency_ms: float) -> dict[str, Any]:
     os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
     from seatflow.fulfilment import enrol_participant, finalize_session, prepare_session, services
     from seatflow.models import OrderBody
-    from seatflow.models.tasks import OrderTask, ParticipantTask
-
-    from seatflow_local.runtime import LocalRuntime
+    from seatflow.models.tasks import OrderTask
 
     order = OrderBody.model_validate(make_order(size, f"SEQ-{size}"))
-    with LocalRuntime(sandbox_latency_ms=latency_ms) as rt:
-        _seed_existing_accounts(rt.moodle_url or "", rt.moodle_token or "", order.model_dump())
-        store = services().store
-        store.record_order(order, order.body_sha256())
+    with ExternalSandbox(latency_ms) as sandbox, _runtime(sandbox):
+        _seed_existing_accounts(sandbox.url, sandbox.token, order.model_dump())
+        svc = services()
+        svc.store.record_order(order, order.body_sha256())
         started = time.perf_counter()
         prepare_session(OrderTask(order_id=order.order_id))
         for key, *_ in order.participants_with_keys():
-            enrol_participant(ParticipantTask(order_id=order.order_id, participant_key=key))
+            order_item, (participant,) = svc.store.get_order_and_participants(order.order_id, [key])
+            assert order_item is not None
+            enrol_participant(svc, order_item, participant)
         done = finalize_session(OrderTask(order_id=order.order_id))
         wall = time.perf_counter() - started
     return {"size": size, "status": done.status, "sequential_seconds": round(wall, 3)}
@@ -296,7 +349,8 @@ def _format_row(r: dict[str, Any]) -> str:
         f"        Moodle calls per new account {r['calls_per_new_account']}, per existing account "
         f"{r['calls_per_existing_account']} "
         f"(prepare {r['moodle_calls_prepare']}, finalize {r['moodle_calls_finalize']})\n"
-        f"        transitions/participant {r['transitions_per_participant']}, Lambda invocations/participant "
+        f"        Map items {r['map_items']}, transitions/participant {r['transitions_per_participant']}, "
+        f"Lambda invocations/participant "
         f"{r['lambda_invocations_per_participant']}, largest payload {r['largest_payload_bytes']} B (limit 262144),\n"
         f"        history events {r['history_events_parent']} parent + {r['history_events_per_child']} per child "
         "(limit 25000)\n"

@@ -112,9 +112,9 @@ class InProcessLambda:
                 "FunctionError": "Unhandled",
                 "Payload": io.BytesIO(json.dumps(body).encode()),
             }
-        if isinstance(event, dict) and "participant_key" in event:
+        if isinstance(event, dict) and "participant_keys" in event:
             with self._lock:
-                self.completed_items.add(f"{event.get('order_id')}/{event['participant_key']}")
+                self.completed_items.update(f"{event.get('order_id')}/{key}" for key in event["participant_keys"] or [])
         return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}
 
 
@@ -176,6 +176,11 @@ class LocalRuntime:
         )
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
+        # moto also routes every `requests` call through its `responses` mock (for AWS URLs called without
+        # boto3; seatflow never does). Moodle must be reached over real HTTP, without that per-call detour.
+        from moto.core.models import responses_mock
+
+        responses_mock.stop(allow_assert=False)
         try:
             self._start_services()
         except BaseException:
@@ -277,6 +282,7 @@ class LocalRuntime:
             ]
 
         names: dict[str, str] = {
+            **tpl.parameter_defaults(),
             "AWS::StackName": STACK_NAME,
             "AWS::Region": REGION,
             "AWS::AccountId": ACCOUNT_ID,

@@ -100,6 +100,13 @@ class Template:
             substitutions=props.get("DefinitionSubstitutions", {}),
         )
 
+    def parameter_defaults(self) -> dict[str, str]:
+        return {
+            name: str(spec["Default"])
+            for name, spec in self.document.get("Parameters", {}).items()
+            if "Default" in spec
+        }
+
     def parameter_default(self, name: str) -> Any:
         return self.document.get("Parameters", {}).get(name, {}).get("Default")
 

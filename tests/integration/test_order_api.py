@@ -295,11 +295,11 @@ def test_the_report_shows_each_participant_outcome(aws: AwsWorld, call_api: Any,
         },
     )
     store.save_participant_outcome(
-        ORDER_ID, "learner-0002", status="ENROLLED", account="created", moodle_user_id=101,
+        store.get_participant(ORDER_ID, "learner-0002"), status="ENROLLED", account="created", moodle_user_id=101,
         username="jean.dupont", role_shortname="student", role_id=5, attached_to_operator=True,
     )  # fmt: skip
     store.save_participant_outcome(
-        ORDER_ID, "learner-0001", status="NEEDS_REVIEW", account=None, moodle_user_id=None, username=None,
+        store.get_participant(ORDER_ID, "learner-0001"), status="NEEDS_REVIEW", account=None, moodle_user_id=None, username=None,
         role_shortname=None, role_id=None, attached_to_operator=None,
         reason="2 Moodle accounts share alice@example.com", candidates=[3, 9],
     )  # fmt: skip

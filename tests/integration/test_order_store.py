@@ -93,6 +93,32 @@ def test_order_and_participant_come_back_together(store: OrderStore) -> None:
     assert store.get_order_and_participant("SHOP-NONE", "tutor-0001") == (None, None)
 
 
+def test_a_batch_of_participants_comes_back_with_its_order_in_key_order(store: OrderStore) -> None:
+    # Given a recorded order
+    order = sample_order()
+    store.record_order(order, order.body_sha256())
+    # When a batch of its participants is read, in an order that is not the table's
+    keys = ["tutor-0001", "learner-0007", "learner-0002"]
+    order_item, participants = store.get_order_and_participants(ORDER_ID, keys)
+    # Then they come back in the batch's order, with the order
+    assert order_item is not None and order_item.order_id == ORDER_ID
+    assert [p.participant_key for p in participants] == keys
+
+
+def test_a_batch_naming_an_unknown_participant_is_refused(store: OrderStore) -> None:
+    order = sample_order()
+    store.record_order(order, order.body_sha256())
+    with pytest.raises(ItemNotFound, match="learner-0099"):
+        store.get_order_and_participants(ORDER_ID, ["learner-0001", "learner-0099"])
+
+
+def test_the_manifest_keys_are_every_participant_key_in_order(store: OrderStore) -> None:
+    order = big_order(1234)
+    store.record_order(order, order.body_sha256())
+    keys = store.list_participant_keys("SHOP-BIG")
+    assert keys == [f"learner-{i:04d}" for i in range(1, 1235)]
+
+
 def test_an_unknown_participant_is_not_found(store: OrderStore) -> None:
     order = sample_order()
     store.record_order(order, order.body_sha256())
@@ -104,8 +130,9 @@ def test_an_unknown_participant_is_not_found(store: OrderStore) -> None:
 def test_a_participant_outcome_and_group_membership_are_saved(store: OrderStore) -> None:
     order = sample_order()
     store.record_order(order, order.body_sha256())
+    participant = store.get_participant(ORDER_ID, "learner-0003")
     store.save_participant_outcome(
-        ORDER_ID, "learner-0003", status="FAILED", account=None, moodle_user_id=None, username=None,
+        participant, status="FAILED", account=None, moodle_user_id=None, username=None,
         role_shortname="student", role_id=5, attached_to_operator=False, reason="enrol_manual: no instance",
         warnings=["retried 3 times"],
     )  # fmt: skip
@@ -116,9 +143,27 @@ def test_a_participant_outcome_and_group_membership_are_saved(store: OrderStore)
     assert (failed.status, failed.reason, failed.role_id, failed.group_member) == (
         "FAILED", "enrol_manual: no instance", 5, False,
     )  # fmt: skip
+    assert (failed.email, failed.position) == (participant.email, participant.position)
     assert failed.warnings == ["retried 3 times"]
     assert store.get_participant(ORDER_ID, "learner-0004").group_member is True
     assert store.get_participant(ORDER_ID, "tutor-0001").group_member is None
+
+
+def test_failing_pending_participants_keeps_outcomes_already_saved(store: OrderStore) -> None:
+    # Given a batch whose first participant is already enrolled
+    order = sample_order()
+    store.record_order(order, order.body_sha256())
+    store.save_participant_outcome(
+        store.get_participant(ORDER_ID, "learner-0001"), status="ENROLLED", account="reused", moodle_user_id=42,
+        username="anna", role_shortname="student", role_id=5, attached_to_operator=False,
+    )  # fmt: skip
+    # When the batch's retries are spent
+    failed = store.fail_pending_participants(ORDER_ID, ["learner-0001", "learner-0002"], "gave up after retries")
+    # Then only the pending participant is FAILED
+    assert failed == ["learner-0002"]
+    assert store.get_participant(ORDER_ID, "learner-0001").status == "ENROLLED"
+    second = store.get_participant(ORDER_ID, "learner-0002")
+    assert (second.status, second.reason) == ("FAILED", "gave up after retries")
 
 
 def test_the_first_claim_on_an_email_owns_it_and_a_second_order_sees_it(store: OrderStore) -> None:

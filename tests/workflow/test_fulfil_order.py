@@ -162,7 +162,7 @@ def test_replayed_order_and_rerun_workflow_duplicate_nothing(runtime, sample_ord
         len(state.role_assignments()),
     )
 
-    # When the shop posts it again, and the whole workflow and one participant's task are run again
+    # When the shop posts it again, and the whole workflow and one batch's task are run again
     status, answer = runtime.submit_order(json.dumps(sample_order))
     assert (status, answer["order_id"]) == (202, sample_order["order_id"])
     sfn = boto3.client("stepfunctions", region_name=REGION)
@@ -173,7 +173,8 @@ def test_replayed_order_and_rerun_workflow_duplicate_nothing(runtime, sample_ord
     )
     rerun = runtime.wait_for_order(f"{sample_order['order_id']}-rerun", timeout=300)
     runtime.lambdas.invoke_json(
-        "EnrolParticipantFunction", {"order_id": sample_order["order_id"], "participant_key": "learner-0002"}
+        "EnrolParticipantsFunction",
+        {"order_id": sample_order["order_id"], "participant_keys": ["learner-0002", "tutor-0001"]},
     )
 
     # Then no second account, enrolment, group or role assignment exists, and outcomes are unchanged
@@ -247,3 +248,17 @@ def test_two_orders_naming_the_same_new_email_at_once_create_one_account(runtime
     assert len(matching) == 1
     ids = {by_email(d)[shared["email"].lower()]["moodle_user_id"] for d in documents.values()}
     assert ids == {matching[0]["id"]}
+
+
+def test_with_a_small_map_concurrency_participants_go_in_batches_and_all_end_enrolled(sample_order):
+    # Given a Map that runs two items at once, so that each item holds a batch of participants
+    with LocalRuntime(max_concurrency=2) as rt:
+        # When the sample order (11 participants) is fulfilled
+        document = fulfil(rt, sample_order)
+        invocations = rt.lambdas.invocations["EnrolParticipantsFunction"]
+
+    # Then fewer invocations than participants did the work, and every participant is enrolled once
+    assert document["status"] == "COMPLETED"
+    assert invocations == 6  # batches of at most ceil(11 / (2 slots x 4)) = 2
+    assert [p["status"] for p in document["participants"]] == ["ENROLLED"] * 11
+    assert len({p["moodle_user_id"] for p in document["participants"]}) == 11

@@ -33,6 +33,9 @@ class Settings(BaseModel):
     moodle_timeout_seconds: float = 20.0
     signature_tolerance_seconds: int = 300
     group_batch_size: int = 100
+    # Participants in flight with Moodle at once (the Map's MaxConcurrency: one batch per slot).
+    map_max_concurrency: int = Field(default=10, ge=1)
+    max_participants_per_batch: int = Field(default=25, ge=1, le=100)
 
     @field_validator("moodle_role_ids", mode="before")
     @classmethod
@@ -64,6 +67,8 @@ class Settings(BaseModel):
             "moodle_role_ids": env.get("MOODLE_ROLE_IDS"),
             "moodle_timeout_seconds": env.get("MOODLE_TIMEOUT_SECONDS"),
             "group_batch_size": env.get("GROUP_BATCH_SIZE"),
+            "map_max_concurrency": env.get("MAP_MAX_CONCURRENCY"),
+            "max_participants_per_batch": env.get("MAX_PARTICIPANTS_PER_BATCH"),
         }
         return cls(**{k: v for k, v in raw.items() if v not in (None, "")})
 

@@ -7,6 +7,7 @@ groups are found by idnumber before being created, and account creation is guard
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import Counter
@@ -15,15 +16,15 @@ from typing import Any
 
 from aws_lambda_powertools import single_metric
 
-from seatflow.accounts import AccountResolution, resolve_account
+from seatflow.accounts import AccountCreationInProgress, AccountResolution, resolve_account
 from seatflow.config import ConfigurationError, Settings, get_settings
 from seatflow.models.order import OrderItem, ParticipantItem, Person
 from seatflow.models.tasks import (
+    BatchDone,
     FailureTask,
     OrderDone,
     OrderTask,
-    ParticipantDone,
-    ParticipantTask,
+    ParticipantBatchTask,
     SessionPrepared,
 )
 from seatflow.moodle import (
@@ -32,6 +33,7 @@ from seatflow.moodle import (
     MoodleClient,
     MoodleError,
     MoodlePermanentError,
+    MoodleTransientError,
     RoleMap,
     UserContextAssignment,
     add_group_members,
@@ -149,10 +151,10 @@ def prepare_session(task: OrderTask, *, now: int | None = None) -> SessionPrepar
     }
     metrics.add_metric(name=f"Accounts{operator.outcome.capitalize()}", unit="Count", value=1)
 
-    participants = svc.store.list_participants(order.order_id)
-    keys = [p.participant_key for p in participants]
+    keys = svc.store.list_participant_keys(order.order_id)
+    batches = plan_batches(keys, svc.settings.map_max_concurrency, svc.settings.max_participants_per_batch)
     manifest_key = f"manifests/{order.order_id}.json"
-    _write_manifest(svc.settings.manifest_bucket, manifest_key, keys)
+    _write_manifest(svc.settings.manifest_bucket, manifest_key, batches)
     svc.store.save_session(
         order.order_id,
         {
@@ -170,8 +172,25 @@ def prepare_session(task: OrderTask, *, now: int | None = None) -> SessionPrepar
             "user_context_roles": user_context_roles,
         },
     )
-    logger.info("session prepared", extra={"course_id": course.id, "participants": len(keys)})
+    logger.info("session prepared", extra={"course_id": course.id, "participants": len(keys), "batches": len(batches)})
     return SessionPrepared(order_id=order.order_id, manifest_key=manifest_key, participants=len(keys))
+
+
+# Each Map slot should get several batches, so that a slow batch holds the end back by a fraction of a slot's work.
+BATCHES_PER_SLOT = 4
+
+
+def plan_batches(keys: list[str], concurrency: int, max_per_batch: int) -> list[list[str]]:
+    """Splits the participants into the Map's items. A batch is enrolled one participant after the other, so
+    the Map's MaxConcurrency stays the number of participants in flight with Moodle. Batches are as large as
+    keeps every slot busy (one Map item, one child execution and one Lambda invocation cost more than the
+    participant's own work in Step Functions transitions and cold starts) and striped, so each holds a
+    similar mix of new and existing accounts."""
+    if not keys:
+        return []
+    size = max(1, min(max_per_batch, math.ceil(len(keys) / (concurrency * BATCHES_PER_SLOT))))
+    count = math.ceil(len(keys) / size)
+    return [keys[start::count] for start in range(count)]
 
 
 def _probe_enrolment(moodle: MoodleClient, course_id: int, shortname: str, role_id: int, role: str) -> None:
@@ -194,24 +213,61 @@ def _probe_enrolment(moodle: MoodleClient, course_id: int, shortname: str, role_
     raise SessionNotPossible(f"Moodle accepted an enrolment of user {PROBE_USER_ID} in course {shortname!r}")
 
 
-def _write_manifest(bucket: str, key: str, participant_keys: list[str]) -> None:
+def _write_manifest(bucket: str, key: str, batches: list[list[str]]) -> None:
     import boto3
 
     boto3.client("s3").put_object(
-        Bucket=bucket, Key=key, Body=json.dumps(participant_keys).encode(), ContentType="application/json"
+        Bucket=bucket, Key=key, Body=json.dumps(batches).encode(), ContentType="application/json"
     )
 
 
-# -- EnrolParticipant -----------------------------------------------------------------------------------------
-def enrol_participant(task: ParticipantTask) -> ParticipantDone:
+# -- EnrolParticipants (one Map item: a batch of participants) ------------------------------------------------
+RETRYABLE = (MoodleTransientError, AccountCreationInProgress)
+
+
+def enrol_participants(task: ParticipantBatchTask) -> BatchDone:
+    """Enrols the batch's participants one after the other, then raises the first error met, if any, so the
+    state's Retry runs the batch again (participants already done are skipped) and its Catch marks FAILED
+    those still pending.
+
+    A participant that fails on its own (an email another order is creating, a bug) does not hold the others
+    back. A Moodle that stays unavailable after the client's own retries stops the batch: the state's backoff
+    is the better place to wait for it.
+    """
     svc = services()
-    order, participant = svc.store.get_order_and_participant(task.order_id, task.participant_key)
+    order, participants = svc.store.get_order_and_participants(task.order_id, task.participant_keys)
+    if order is None or not order.session:
+        raise SessionNotPossible(f"order {task.order_id} has no prepared session")
+    statuses: Counter[str] = Counter()
+    errors: list[Exception] = []
+    for participant in participants:
+        logger.append_keys(participant_key=participant.participant_key)
+        try:
+            statuses[enrol_participant(svc, order, participant)] += 1
+        except Exception as error:  # noqa: BLE001 - raised again once the batch stops
+            errors.append(error)
+            logger.warning("participant left pending", extra={"error": type(error).__name__})
+            if isinstance(error, MoodleTransientError):
+                break
+    logger.remove_keys(["participant_key"])
+    if errors:
+        raise next((e for e in errors if isinstance(e, RETRYABLE)), errors[0])
+    return BatchDone(
+        order_id=order.order_id,
+        enrolled=statuses["ENROLLED"],
+        needs_review=statuses["NEEDS_REVIEW"],
+        failed=statuses["FAILED"],
+    )
+
+
+def enrol_participant(svc: Services, order: OrderItem, participant: ParticipantItem) -> str:
+    """One participant: find or create the account, enrol it, attach an account created here to the operator.
+    Returns the participant's status; a re-run leaves a participant already ENROLLED or NEEDS_REVIEW alone."""
     if participant.status in ("ENROLLED", "NEEDS_REVIEW"):
-        return ParticipantDone(participant_key=participant.participant_key, status=participant.status)
+        return participant.status
     session = order.session or {}
     role_shortname = "student" if participant.role == "learner" else session["supervisor_role"]
     role_id = session["student_role_id"] if participant.role == "learner" else session["supervisor_role_id"]
-    logger.append_keys(participant_key=participant.participant_key)
 
     try:
         resolution = resolve_account(
@@ -242,20 +298,18 @@ def enrol_participant(task: ParticipantTask) -> ParticipantDone:
         metrics.add_metric(name="ParticipantsFailed", unit="Count", value=1)
         _mark_failed(
             svc.store,
-            order.order_id,
-            participant.participant_key,
+            participant,
             f"Moodle refused {error.wsfunction}: {error.errorcode or error.exception}: {error.message}",
             role_shortname=role_shortname,
             role_id=role_id,
         )
         logger.warning("participant failed", extra={"errorcode": error.errorcode})
-        return ParticipantDone(participant_key=participant.participant_key, status="FAILED")
+        return "FAILED"
 
     metrics.add_metric(name=f"Accounts{resolution.outcome.capitalize()}", unit="Count", value=1)
     metrics.add_metric(name="ParticipantsEnrolled", unit="Count", value=1)
     svc.store.save_participant_outcome(
-        order.order_id,
-        participant.participant_key,
+        participant,
         status="ENROLLED",
         account=resolution.outcome,  # type: ignore[arg-type]
         moodle_user_id=user.id,
@@ -264,7 +318,7 @@ def enrol_participant(task: ParticipantTask) -> ParticipantDone:
         role_id=role_id,
         attached_to_operator=attached,
     )
-    return ParticipantDone(participant_key=participant.participant_key, status="ENROLLED")
+    return "ENROLLED"
 
 
 def attach_to_operator(svc: Services, session: dict[str, Any], user_id: int) -> bool:
@@ -324,16 +378,14 @@ def _role_assignable_in_user_context(moodle: MoodleClient, role_id: int, context
 
 def _mark_failed(
     store: OrderStore,
-    order_id: str,
-    key: str,
+    participant: ParticipantItem,
     reason: str,
     *,
     role_shortname: str | None = None,
     role_id: int | None = None,
 ) -> None:
     store.save_participant_outcome(
-        order_id,
-        key,
+        participant,
         status="FAILED",
         account=None,
         moodle_user_id=None,
@@ -345,10 +397,9 @@ def _mark_failed(
     )
 
 
-def _needs_review(store: OrderStore, participant: ParticipantItem, resolution: AccountResolution) -> ParticipantDone:
+def _needs_review(store: OrderStore, participant: ParticipantItem, resolution: AccountResolution) -> str:
     store.save_participant_outcome(
-        participant.order_id,
-        participant.participant_key,
+        participant,
         status="NEEDS_REVIEW",
         account=None,
         moodle_user_id=None,
@@ -360,7 +411,7 @@ def _needs_review(store: OrderStore, participant: ParticipantItem, resolution: A
         candidates=resolution.candidates,
     )
     logger.warning("participant needs review", extra={"reason": mask_email(resolution.reason or "")})
-    return ParticipantDone(participant_key=participant.participant_key, status="NEEDS_REVIEW")
+    return "NEEDS_REVIEW"
 
 
 # -- FinalizeSession ------------------------------------------------------------------------------------------
@@ -373,10 +424,12 @@ def finalize_session(task: OrderTask) -> OrderDone:
     participants = svc.store.list_participants(order.order_id)
     warnings = list(order.warnings)
 
-    for participant in participants:
-        if participant.status == "PENDING":
-            _mark_failed(svc.store, order.order_id, participant.participant_key, "not processed by the workflow")
-            participant.status = "FAILED"
+    pending = [p.participant_key for p in participants if p.status == "PENDING"]
+    if pending:
+        svc.store.fail_pending_participants(order.order_id, pending, "not processed by the workflow")
+        for participant in participants:
+            if participant.status == "PENDING":
+                participant.status = "FAILED"
 
     operator = order.operator
     label = operator.institution or f"{operator.firstname} {operator.lastname}"
@@ -474,10 +527,11 @@ def record_failure(task: FailureTask) -> dict[str, Any]:
     """A Catch landed here: one participant's retries are spent, or the whole order could not be prepared."""
     store = services().store
     reason = task.error.message()
-    if task.participant_key:
-        metrics.add_metric(name="ParticipantsFailed", unit="Count", value=1)
-        _mark_failed(store, task.order_id, task.participant_key, f"gave up after retries: {reason}")
-        return ParticipantDone(participant_key=task.participant_key, status="FAILED").model_dump()
+    if task.participant_keys:
+        reason = f"gave up after retries: {reason}"
+        failed = store.fail_pending_participants(task.order_id, task.participant_keys, reason)
+        metrics.add_metric(name="ParticipantsFailed", unit="Count", value=len(failed))
+        return BatchDone(order_id=task.order_id, failed=len(failed)).model_dump()
     store.finish_order(
         task.order_id,
         status="FAILED",

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
 
 BATCH_WRITE_SIZE = 25
+BATCH_GET_SIZE = 100
 MAX_BATCH_ATTEMPTS = 8
 
 _serializer = TypeSerializer()
@@ -245,33 +246,64 @@ class OrderStore:
             raise ItemNotFound(f"order {order_id} has no participant {key}")
         return self._participant_from(response["Item"])
 
+    def list_participant_keys(self, order_id: str) -> list[str]:
+        """The participant keys alone (a projection: the manifest needs nothing else)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": _to_dynamo({":pk": order_pk(order_id), ":prefix": "PARTICIPANT#"}),
+            "ProjectionExpression": "SK",
+            "ConsistentRead": True,
+        }
+        keys: list[str] = []
+        while True:
+            page = self.client.query(**kwargs)
+            keys.extend(item["SK"]["S"].removeprefix("PARTICIPANT#") for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return keys
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def get_order_and_participant(self, order_id: str, key: str) -> tuple[OrderItem | None, ParticipantItem | None]:
-        """Both in one BatchGetItem (what EnrolParticipant needs)."""
-        keys = [self._key(order_pk(order_id), ORDER_SK), self._key(order_pk(order_id), participant_sk(key))]
-        request: dict[str, Any] = {self.table_name: {"Keys": keys, "ConsistentRead": True}}
+        order, participants = self.get_order_and_participants(order_id, [key], missing_ok=True)
+        return order, (participants[0] if participants else None)
+
+    def get_order_and_participants(
+        self, order_id: str, keys: list[str], *, missing_ok: bool = False
+    ) -> tuple[OrderItem | None, list[ParticipantItem]]:
+        """The order and some of its participants (in `keys` order) in one BatchGetItem per 100 items."""
+        wanted = [self._key(order_pk(order_id), ORDER_SK)] + [
+            self._key(order_pk(order_id), participant_sk(key)) for key in keys
+        ]
         found: list[dict[str, Any]] = []
-        for attempt in range(MAX_BATCH_ATTEMPTS):
-            response = self.client.batch_get_item(RequestItems=request)
-            found.extend(response.get("Responses", {}).get(self.table_name, []))
-            request = response.get("UnprocessedKeys") or {}
-            if not request:
-                break
-            _backoff(attempt)
-        else:
-            raise RuntimeError(f"DynamoDB kept keys of order {order_id} unprocessed")
+        for start in range(0, len(wanted), BATCH_GET_SIZE):
+            request: dict[str, Any] = {
+                self.table_name: {"Keys": wanted[start : start + BATCH_GET_SIZE], "ConsistentRead": True}
+            }
+            for attempt in range(MAX_BATCH_ATTEMPTS):
+                response = self.client.batch_get_item(RequestItems=request)
+                found.extend(response.get("Responses", {}).get(self.table_name, []))
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                _backoff(attempt)
+            else:
+                raise RuntimeError(f"DynamoDB kept keys of order {order_id} unprocessed")
         order: OrderItem | None = None
-        participant: ParticipantItem | None = None
+        by_key: dict[str, ParticipantItem] = {}
         for item in found:
             if item["SK"]["S"] == ORDER_SK:
                 order = self._order_from(item)
             else:
                 participant = self._participant_from(item)
-        return order, participant
+                by_key[participant.participant_key] = participant
+        missing = [key for key in keys if key not in by_key]
+        if missing and not missing_ok:
+            raise ItemNotFound(f"order {order_id} has no participant {', '.join(missing)}")
+        return order, [by_key[key] for key in keys if key in by_key]
 
     def save_participant_outcome(
         self,
-        order_id: str,
-        key: str,
+        participant: ParticipantItem,
         *,
         status: Literal["PENDING", "ENROLLED", "NEEDS_REVIEW", "FAILED"],
         account: Literal["created", "reused"] | None,
@@ -283,20 +315,52 @@ class OrderStore:
         reason: str | None = None,
         candidates: list[Any] | None = None,
         warnings: list[str] | None = None,
-    ) -> None:
-        values = {
-            "status": status,
-            "account": account,
-            "moodle_user_id": moodle_user_id,
-            "username": username,
-            "role_shortname": role_shortname,
-            "role_id": role_id,
-            "attached_to_operator": attached_to_operator,
-            "reason": reason,
-            "candidates": candidates,
-            "warnings": warnings or [],
-        }
-        self._update(order_pk(order_id), participant_sk(key), values)
+    ) -> ParticipantItem:
+        """Writes the participant back whole with its outcome: one conditional PutItem, nothing returned
+        (cheaper than an UpdateItem of ten attributes with ALL_NEW, and the caller holds the item already)."""
+        saved = participant.model_copy(
+            update={
+                "status": status,
+                "account": account,
+                "moodle_user_id": moodle_user_id,
+                "username": username,
+                "role_shortname": role_shortname,
+                "role_id": role_id,
+                "attached_to_operator": attached_to_operator,
+                "reason": reason,
+                "candidates": candidates,
+                "warnings": warnings or [],
+                "updated_at": _now(),
+            }
+        )
+        self.client.put_item(
+            TableName=self.table_name,
+            Item=self._participant_attributes(saved),
+            ConditionExpression="attribute_exists(PK)",
+        )
+        return saved
+
+    def fail_pending_participants(self, order_id: str, keys: list[str], reason: str) -> list[str]:
+        """Marks FAILED those of `keys` still PENDING (an outcome already saved is kept); returns them."""
+        failed: list[str] = []
+        for key in keys:
+            try:
+                self.client.update_item(
+                    TableName=self.table_name,
+                    Key=self._key(order_pk(order_id), participant_sk(key)),
+                    UpdateExpression="SET #status = :failed, reason = :reason, updated_at = :now",
+                    ConditionExpression="#status = :pending",
+                    ExpressionAttributeNames={"#status": "status"},
+                    ExpressionAttributeValues=_to_dynamo(
+                        {":failed": "FAILED", ":pending": "PENDING", ":reason": reason, ":now": _now()}
+                    ),
+                )
+            except ClientError as exc:
+                if not _is(exc, "ConditionalCheckFailedException"):
+                    raise
+                continue
+            failed.append(key)
+        return failed
 
     def set_group_membership(self, order_id: str, keys: list[str], member: bool) -> None:
         """Flag participants as group members. Each flag is an idempotent SET, so no transaction is needed
@@ -354,6 +418,7 @@ class OrderStore:
             account_pk(normalise_email(email_norm)),
             ACCOUNT_SK,
             {"state": "CREATED", "moodle_user_id": moodle_user_id, "username": username},
+            return_item=False,
         )
 
     def release_account_claim(self, email_norm: str, order_id: str) -> bool:
@@ -407,26 +472,30 @@ class OrderStore:
 
     def _participant_items(self, order: OrderBody, now: int) -> Iterable[dict[str, Any]]:
         for key, role, position, person in order.participants_with_keys():
-            participant = ParticipantItem(
-                order_id=order.order_id,
-                participant_key=key,
-                role=role,
-                position=position,
-                firstname=person.firstname,
-                lastname=person.lastname,
-                email=person.email,
-                email_norm=person.email_norm,
-                city=person.city,
-                institution=person.institution,
-                phone=person.phone,
-                status="PENDING",
-                updated_at=now,
+            yield self._participant_attributes(
+                ParticipantItem(
+                    order_id=order.order_id,
+                    participant_key=key,
+                    role=role,
+                    position=position,
+                    firstname=person.firstname,
+                    lastname=person.lastname,
+                    email=person.email,
+                    email_norm=person.email_norm,
+                    city=person.city,
+                    institution=person.institution,
+                    phone=person.phone,
+                    status="PENDING",
+                    updated_at=now,
+                )
             )
-            yield {
-                **self._key(order_pk(order.order_id), participant_sk(key)),
-                "type": {"S": "participant"},
-                **_to_dynamo(participant.model_dump(mode="json", exclude_none=True)),
-            }
+
+    def _participant_attributes(self, participant: ParticipantItem) -> dict[str, Any]:
+        return {
+            **self._key(order_pk(participant.order_id), participant_sk(participant.participant_key)),
+            "type": {"S": "participant"},
+            **_to_dynamo(participant.model_dump(mode="json", exclude_none=True)),
+        }
 
     def _write_participants(self, order: OrderBody, now: int) -> None:
         items = list(self._participant_items(order, now))
@@ -449,8 +518,8 @@ class OrderStore:
     def _update_order(self, order_id: str, values: dict[str, Any]) -> OrderItem:
         return OrderItem.model_validate(self._update(order_pk(order_id), ORDER_SK, values))
 
-    def _update(self, pk: str, sk: str, values: dict[str, Any]) -> dict[str, Any]:
-        """SET the non-None values, REMOVE the None ones; the item must exist. Returns the new item."""
+    def _update(self, pk: str, sk: str, values: dict[str, Any], *, return_item: bool = True) -> dict[str, Any]:
+        """SET the non-None values, REMOVE the None ones; the item must exist. Returns the new item (or {})."""
         values = {**values, "updated_at": _now()} if sk != ACCOUNT_SK else values
         names: dict[str, str] = {}
         assignments: list[str] = []
@@ -474,7 +543,7 @@ class OrderStore:
             "UpdateExpression": expression.strip(),
             "ConditionExpression": "attribute_exists(PK)",
             "ExpressionAttributeNames": names,
-            "ReturnValues": "ALL_NEW",
+            "ReturnValues": "ALL_NEW" if return_item else "NONE",
         }
         if attr_values:
             kwargs["ExpressionAttributeValues"] = attr_values
@@ -484,4 +553,4 @@ class OrderStore:
             if _is(exc, "ConditionalCheckFailedException"):
                 raise ItemNotFound(f"no item {pk} / {sk}") from exc
             raise
-        return _from_dynamo(response["Attributes"])
+        return _from_dynamo(response["Attributes"]) if return_item else {}

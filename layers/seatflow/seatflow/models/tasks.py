@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -13,8 +13,14 @@ class OrderTask(BaseModel):
     order_id: str = Field(pattern=ORDER_ID_PATTERN)
 
 
-class ParticipantTask(OrderTask):
-    participant_key: str = Field(pattern=r"^(learner|tutor)-\d{4,}$")
+ParticipantKey = Annotated[str, Field(pattern=r"^(learner|tutor)-\d{4,}$")]
+
+# A Map item is a batch of participant keys: a few hundred bytes, far below the 256 KiB state limit.
+MAX_BATCH_SIZE = 100
+
+
+class ParticipantBatchTask(OrderTask):
+    participant_keys: list[ParticipantKey] = Field(min_length=1, max_length=MAX_BATCH_SIZE)
 
 
 class StateError(BaseModel):
@@ -36,7 +42,9 @@ class StateError(BaseModel):
 
 
 class FailureTask(OrderTask):
-    participant_key: str | None = None
+    """No participant keys: the order failed. Participant keys: a batch whose retries are spent."""
+
+    participant_keys: list[ParticipantKey] | None = None
     error: StateError = Field(default_factory=StateError)
 
 
@@ -46,9 +54,13 @@ class SessionPrepared(BaseModel):
     participants: int
 
 
-class ParticipantDone(BaseModel):
-    participant_key: str
-    status: str
+class BatchDone(BaseModel):
+    """How many of the batch's participants ended in each status."""
+
+    order_id: str
+    enrolled: int = 0
+    needs_review: int = 0
+    failed: int = 0
 
 
 class OrderDone(BaseModel):

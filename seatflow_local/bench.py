@@ -128,7 +128,7 @@ def measure_workflow(size: int, latency_ms: float, concurrency: int) -> dict[str
 
         enrol_one = fulfilment.enrol_participant
 
-        def metered_participant(svc: Any, order_item: Any, participant: Any) -> str:
+        def metered_participant(svc: Any, order_item: Any, participant: Any) -> Any:
             before = meter.now()
             try:
                 return enrol_one(svc, order_item, participant)

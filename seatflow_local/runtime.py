@@ -64,6 +64,9 @@ class InProcessLambda:
         self._arn_of = arn_of
         self._handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
         self._lock = threading.Lock()
+        # Lambda never runs two invocations in one container; here they share the process. The API's Powertools
+        # Idempotency layer keeps per-invocation state on one shared object, so its invocations take turns.
+        self._one_at_a_time = {"OrderApiFunction": threading.Lock()}
         self.invocations: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.completed_items: set[str] = set()
@@ -90,7 +93,13 @@ class InProcessLambda:
         )
         with self._lock:
             self.invocations[spec.logical_id] += 1
-        result = self.handler(function)(event, context)
+        handler = self.handler(function)
+        turn = self._one_at_a_time.get(spec.logical_id)
+        if turn is None:
+            result = handler(event, context)
+        else:
+            with turn:
+                result = handler(event, context)
         # Lambda serialises the result: what a state receives is JSON, never a Python object.
         return json.loads(json.dumps(result))
 

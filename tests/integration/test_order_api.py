@@ -299,11 +299,10 @@ def test_the_report_shows_each_participant_outcome(aws: AwsWorld, call_api: Any,
         username="jean.dupont", role_shortname="student", role_id=5, attached_to_operator=True,
     )  # fmt: skip
     store.save_participant_outcome(
-        store.get_participant(ORDER_ID, "learner-0001"), status="NEEDS_REVIEW", account=None, moodle_user_id=None, username=None,
-        role_shortname=None, role_id=None, attached_to_operator=None,
+        store.get_participant(ORDER_ID, "learner-0001"), status="NEEDS_REVIEW", account=None, moodle_user_id=None,
+        username=None, role_shortname=None, role_id=None, attached_to_operator=None,
         reason="2 Moodle accounts share alice@example.com", candidates=[3, 9],
     )  # fmt: skip
-    store.set_group_membership(ORDER_ID, ["learner-0002"], True)
     # When the shop reads the order
     answer = call_api(sign_event(get_event(ORDER_ID)))
     # Then it sees the operator, the course and each outcome
@@ -319,24 +318,36 @@ def test_the_report_shows_each_participant_outcome(aws: AwsWorld, call_api: Any,
     assert (jean["account"], jean["moodle_user_id"], jean["username"], jean["role_enrolled"]) == (
         "created", 101, "jean.dupont", "student",
     )  # fmt: skip
-    assert jean["group_member"] is True and jean["attached_to_operator"] is True
+    assert jean["attached_to_operator"] is True
+    assert jean["group_member"] is None  # no group before FinalizeSession
     assert by_key["learner-0001"]["reason"].startswith("2 Moodle accounts")
 
 
 def test_a_finished_order_reports_its_final_status_and_group(aws: AwsWorld, call_api: Any, store: Any) -> None:
+    # Given a finished order: two participants enrolled, one of whom Moodle refused in the group, one failed
     call_api(signed_post())
+    for key, user_id in (("learner-0002", 101), ("learner-0003", 102)):
+        store.save_participant_outcome(
+            store.get_participant(ORDER_ID, key), status="ENROLLED", account="reused", moodle_user_id=user_id,
+            username=f"user{user_id}", role_shortname="student", role_id=5, attached_to_operator=False,
+        )  # fmt: skip
+    store.fail_pending_participants(ORDER_ID, ["learner-0001"], "enrol_manual: no instance")
     store.finish_order(
         ORDER_ID,
         status="PARTIAL",
         counts={"enrolled": 10, "needs_review": 1, "failed": 0},
-        group={"id": 12, "idnumber": ORDER_ID, "name": "Acme Training SHOP-2026-0001"},
+        group={"id": 12, "idnumber": ORDER_ID, "name": "Acme Training SHOP-2026-0001", "refused_user_ids": [102]},
         warnings=["customer support course SUPPORT not found"],
         failure=None,
     )
+    # When the shop reads it
     report = call_api(sign_event(get_event(ORDER_ID))).body
+    # Then it sees the status, the group, and who is in it
     assert report["status"] == "PARTIAL" and report["group"]["idnumber"] == ORDER_ID
     assert report["warnings"] == ["customer support course SUPPORT not found"]
     assert report["finished_at"] is not None
+    member = {p["participant_key"]: p["group_member"] for p in report["participants"]}
+    assert (member["learner-0002"], member["learner-0003"], member["learner-0001"]) == (True, False, False)
 
 
 # ------------------------------------------------------------------------------------------ OpenAPI

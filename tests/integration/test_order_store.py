@@ -127,7 +127,7 @@ def test_an_unknown_participant_is_not_found(store: OrderStore) -> None:
     assert store.get_order("SHOP-NONE") is None
 
 
-def test_a_participant_outcome_and_group_membership_are_saved(store: OrderStore) -> None:
+def test_a_participant_outcome_is_saved_with_the_participant(store: OrderStore) -> None:
     order = sample_order()
     store.record_order(order, order.body_sha256())
     participant = store.get_participant(ORDER_ID, "learner-0003")
@@ -136,17 +136,24 @@ def test_a_participant_outcome_and_group_membership_are_saved(store: OrderStore)
         role_shortname="student", role_id=5, attached_to_operator=False, reason="enrol_manual: no instance",
         warnings=["retried 3 times"],
     )  # fmt: skip
-    keys = [f"learner-{i:04d}" for i in range(1, 11)]
-    store.set_group_membership(ORDER_ID, keys, True)
-    store.set_group_membership(ORDER_ID, ["learner-0003"], False)
     failed = store.get_participant(ORDER_ID, "learner-0003")
-    assert (failed.status, failed.reason, failed.role_id, failed.group_member) == (
-        "FAILED", "enrol_manual: no instance", 5, False,
-    )  # fmt: skip
+    assert (failed.status, failed.reason, failed.role_id) == ("FAILED", "enrol_manual: no instance", 5)
     assert (failed.email, failed.position) == (participant.email, participant.position)
     assert failed.warnings == ["retried 3 times"]
-    assert store.get_participant(ORDER_ID, "learner-0004").group_member is True
-    assert store.get_participant(ORDER_ID, "tutor-0001").group_member is None
+
+
+def test_participant_summaries_carry_each_outcome(store: OrderStore) -> None:
+    order = sample_order()
+    store.record_order(order, order.body_sha256())
+    store.save_participant_outcome(
+        store.get_participant(ORDER_ID, "tutor-0001"), status="ENROLLED", account="created", moodle_user_id=77,
+        username="helene.oconnor", role_shortname="teacher", role_id=4, attached_to_operator=True,
+    )  # fmt: skip
+    summaries = {s.participant_key: s for s in store.list_participant_summaries(ORDER_ID)}
+    assert len(summaries) == 11
+    tutor = summaries["tutor-0001"]
+    assert (tutor.role, tutor.status, tutor.account, tutor.moodle_user_id) == ("tutor", "ENROLLED", "created", 77)
+    assert summaries["learner-0001"].status == "PENDING" and summaries["learner-0001"].moodle_user_id is None
 
 
 def test_failing_pending_participants_keeps_outcomes_already_saved(store: OrderStore) -> None:
@@ -182,8 +189,8 @@ def test_claiming_again_for_the_same_participant_is_still_owned(store: OrderStor
 
 
 def test_a_completed_claim_tells_others_the_created_account(store: OrderStore) -> None:
-    store.claim_account("noe@example.com", "SHOP-A", "learner-0001")
-    store.complete_account_claim("noe@example.com", 314, "noe.roux")
+    mine = store.claim_account("noe@example.com", "SHOP-A", "learner-0001")
+    store.complete_account_claim(mine, 314, "noe.roux")
     claim = store.claim_account("noe@example.com", "SHOP-B", "learner-0002")
     assert (claim.owned, claim.state, claim.moodle_user_id, claim.username) == (
         False,
@@ -198,7 +205,7 @@ def test_a_claim_is_released_only_by_its_order_while_creating(store: OrderStore)
     assert store.release_account_claim("noe@example.com", "SHOP-B") is False
     assert store.release_account_claim("noe@example.com", "SHOP-A") is True
     assert store.get_account_claim("noe@example.com") is None
-    store.claim_account("noe@example.com", "SHOP-C", "learner-0001")
-    store.complete_account_claim("noe@example.com", 315, "noe.roux")
+    claim = store.claim_account("noe@example.com", "SHOP-C", "learner-0001")
+    store.complete_account_claim(claim, 315, "noe.roux")
     assert store.release_account_claim("noe@example.com", "SHOP-C") is False
     assert store.get_account_claim("noe@example.com").state == "CREATED"

@@ -73,7 +73,7 @@ def resolve_account(
             and claim.moodle_user_id in (None, user.id)
         )
         if created_here and claim is not None and claim.state != "CREATED":
-            store.complete_account_claim(email_norm, user.id, user.username)
+            store.complete_account_claim(claim, user.id, user.username)
         return AccountResolution("created" if created_here else "reused", user=user)
 
     claim = store.claim_account(email_norm, order_id, claimant)
@@ -98,5 +98,5 @@ def resolve_account(
         # A transient error keeps the claim: the account may exist, and only this claimant may call it "created".
         store.release_account_claim(email_norm, order_id)
         raise
-    store.complete_account_claim(email_norm, user.id, user.username)
+    store.complete_account_claim(claim, user.id, user.username)
     return AccountResolution("created", user=user)

@@ -12,7 +12,7 @@ import threading
 import time
 from collections import Counter
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools import single_metric
 
@@ -239,17 +239,27 @@ def enrol_participants(task: ParticipantBatchTask) -> BatchDone:
     if order is None or not order.session:
         raise SessionNotPossible(f"order {task.order_id} has no prepared session")
     statuses: Counter[str] = Counter()
+    accounts: Counter[str] = Counter()
     errors: list[Exception] = []
     for participant in participants:
         logger.append_keys(participant_key=participant.participant_key)
         try:
-            statuses[enrol_participant(svc, order, participant)] += 1
+            result = enrol_participant(svc, order, participant)
         except Exception as error:  # noqa: BLE001 - raised again once the batch stops
             errors.append(error)
             logger.warning("participant left pending", extra={"error": type(error).__name__})
             if isinstance(error, MoodleTransientError):
                 break
+        else:
+            statuses[result.status] += 1
+            if result.account:
+                accounts[result.account] += 1
     logger.remove_keys(["participant_key"])
+    # One value per batch, not per participant: a batch stays far below EMF's 100 values per metric.
+    for outcome, count in accounts.items():
+        metrics.add_metric(name=f"Accounts{outcome.capitalize()}", unit="Count", value=count)
+    if accounts:
+        metrics.add_metric(name="ParticipantsEnrolled", unit="Count", value=sum(accounts.values()))
     if errors:
         raise next((e for e in errors if isinstance(e, RETRYABLE)), errors[0])
     return BatchDone(
@@ -260,11 +270,16 @@ def enrol_participants(task: ParticipantBatchTask) -> BatchDone:
     )
 
 
-def enrol_participant(svc: Services, order: OrderItem, participant: ParticipantItem) -> str:
+class ParticipantResult(NamedTuple):
+    status: str
+    account: str | None = None  # "created" or "reused" when enrolled by this call
+
+
+def enrol_participant(svc: Services, order: OrderItem, participant: ParticipantItem) -> ParticipantResult:
     """One participant: find or create the account, enrol it, attach an account created here to the operator.
-    Returns the participant's status; a re-run leaves a participant already ENROLLED or NEEDS_REVIEW alone."""
+    A re-run leaves a participant already ENROLLED or NEEDS_REVIEW alone."""
     if participant.status in ("ENROLLED", "NEEDS_REVIEW"):
-        return participant.status
+        return ParticipantResult(participant.status)
     session = order.session or {}
     role_shortname = "student" if participant.role == "learner" else session["supervisor_role"]
     role_id = session["student_role_id"] if participant.role == "learner" else session["supervisor_role_id"]
@@ -278,7 +293,7 @@ def enrol_participant(svc: Services, order: OrderItem, participant: ParticipantI
             claimant=participant.participant_key,
         )
         if not resolution.usable or resolution.user is None:
-            return _needs_review(svc.store, participant, resolution)
+            return ParticipantResult(_needs_review(svc.store, participant, resolution))
         user = resolution.user
         enrol_users(
             svc.moodle,
@@ -304,10 +319,8 @@ def enrol_participant(svc: Services, order: OrderItem, participant: ParticipantI
             role_id=role_id,
         )
         logger.warning("participant failed", extra={"errorcode": error.errorcode})
-        return "FAILED"
+        return ParticipantResult("FAILED")
 
-    metrics.add_metric(name=f"Accounts{resolution.outcome.capitalize()}", unit="Count", value=1)
-    metrics.add_metric(name="ParticipantsEnrolled", unit="Count", value=1)
     svc.store.save_participant_outcome(
         participant,
         status="ENROLLED",
@@ -318,7 +331,7 @@ def enrol_participant(svc: Services, order: OrderItem, participant: ParticipantI
         role_id=role_id,
         attached_to_operator=attached,
     )
-    return "ENROLLED"
+    return ParticipantResult("ENROLLED", resolution.outcome)
 
 
 def attach_to_operator(svc: Services, session: dict[str, Any], user_id: int) -> bool:
@@ -421,7 +434,7 @@ def finalize_session(task: OrderTask) -> OrderDone:
     if order is None or not order.session:
         raise SessionNotPossible(f"order {task.order_id} has no prepared session")
     session = order.session
-    participants = svc.store.list_participants(order.order_id)
+    participants = svc.store.list_participant_summaries(order.order_id)
     warnings = list(order.warnings)
 
     pending = [p.participant_key for p in participants if p.status == "PENDING"]
@@ -444,7 +457,6 @@ def finalize_session(task: OrderTask) -> OrderDone:
     members = [int(session["operator_user_id"])] + [int(p.moodle_user_id or 0) for p in enrolled]
     refused = _add_members(svc, group.id, members)
     joined = [p.participant_key for p in enrolled if p.moodle_user_id not in refused]
-    svc.store.set_group_membership(order.order_id, joined, True)
     if refused:
         warnings.append(f"Moodle refused group membership for user ids {sorted(refused)}")
 
@@ -477,7 +489,8 @@ def finalize_session(task: OrderTask) -> OrderDone:
         order.order_id,
         status=status,
         counts=counts,
-        group={"id": group.id, "idnumber": group.idnumber, "name": group.name},
+        # Membership lives here, not on 1,000 participant items: every enrolled participant, but the refused.
+        group={"id": group.id, "idnumber": group.idnumber, "name": group.name, "refused_user_ids": sorted(refused)},
         warnings=warnings or None,
         failure=None,
     )

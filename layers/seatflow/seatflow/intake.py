@@ -402,7 +402,7 @@ def read_order_report(order_id: str) -> OrderReport:
         course=_course(session) if session else None,
         operator=_operator(order.operator, session),
         group=order.group,
-        participants=[_participant(p) for p in participants],
+        participants=[_participant(p, order.group) for p in participants],
         warnings=order.warnings,
         failure=order.failure,
         links=order_link(order.order_id),
@@ -425,7 +425,11 @@ def _operator(person: Person, session: Mapping[str, Any]) -> OperatorOutcome:
     )
 
 
-def _participant(p: ParticipantItem) -> ParticipantOutcome:
+def _participant(p: ParticipantItem, group: Mapping[str, Any] | None) -> ParticipantOutcome:
+    # FinalizeSession put every enrolled participant in the group, except those Moodle refused.
+    member = None
+    if group is not None:
+        member = p.status == "ENROLLED" and p.moodle_user_id not in set(group.get("refused_user_ids") or [])
     return ParticipantOutcome(
         participant_key=p.participant_key,
         role=p.role,
@@ -439,7 +443,7 @@ def _participant(p: ParticipantItem) -> ParticipantOutcome:
         username=p.username,
         role_enrolled=p.role_shortname,
         attached_to_operator=p.attached_to_operator,
-        group_member=p.group_member,
+        group_member=member,
         reason=p.reason,
         warnings=p.warnings,
     )

@@ -17,7 +17,6 @@ import random
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -31,6 +30,7 @@ from seatflow.models.order import (
     OrderBody,
     OrderItem,
     ParticipantItem,
+    ParticipantSummary,
     RecordResult,
     StoredProduct,
     normalise_email,
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 BATCH_WRITE_SIZE = 25
 BATCH_GET_SIZE = 100
+SUMMARY_ATTRIBUTES = tuple(ParticipantSummary.model_fields)
 MAX_BATCH_ATTEMPTS = 8
 
 _serializer = TypeSerializer()
@@ -246,6 +247,24 @@ class OrderStore:
             raise ItemNotFound(f"order {order_id} has no participant {key}")
         return self._participant_from(response["Item"])
 
+    def list_participant_summaries(self, order_id: str) -> list[ParticipantSummary]:
+        """Each participant's outcome and nothing else (a projection: FinalizeSession reads every participant)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
+            "ExpressionAttributeValues": _to_dynamo({":pk": order_pk(order_id), ":prefix": "PARTICIPANT#"}),
+            "ProjectionExpression": ", ".join(f"#{name}" for name in SUMMARY_ATTRIBUTES),
+            "ExpressionAttributeNames": {f"#{name}": name for name in SUMMARY_ATTRIBUTES},
+            "ConsistentRead": True,
+        }
+        summaries: list[ParticipantSummary] = []
+        while True:
+            page = self.client.query(**kwargs)
+            summaries.extend(ParticipantSummary.model_validate(_from_dynamo(item)) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return summaries
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def list_participant_keys(self, order_id: str) -> list[str]:
         """The participant keys alone (a projection: the manifest needs nothing else)."""
         kwargs: dict[str, Any] = {
@@ -362,23 +381,6 @@ class OrderStore:
             failed.append(key)
         return failed
 
-    def set_group_membership(self, order_id: str, keys: list[str], member: bool) -> None:
-        """Flag participants as group members. Each flag is an idempotent SET, so no transaction is needed
-        (a transaction costs twice the writes, and the local emulator copies the whole table for each)."""
-        now = _now()
-
-        def flag(key: str) -> None:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key=self._key(order_pk(order_id), participant_sk(key)),
-                UpdateExpression="SET group_member = :member, updated_at = :now",
-                ConditionExpression="attribute_exists(PK)",
-                ExpressionAttributeValues=_to_dynamo({":member": member, ":now": now}),
-            )
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(flag, keys))
-
     # ---------------------------------------------------------------------------------- account claims
 
     def claim_account(self, email_norm: str, order_id: str, participant_key: str) -> AccountClaim:
@@ -413,13 +415,20 @@ class OrderStore:
         claim.owned = True
         return claim
 
-    def complete_account_claim(self, email_norm: str, moodle_user_id: int, username: str) -> None:
-        self._update(
-            account_pk(normalise_email(email_norm)),
-            ACCOUNT_SK,
-            {"state": "CREATED", "moodle_user_id": moodle_user_id, "username": username},
-            return_item=False,
+    def complete_account_claim(self, claim: AccountClaim, moodle_user_id: int, username: str) -> AccountClaim:
+        """The account exists: the claim says which, for good. Written whole (the claimant holds it), on the
+        condition that the claim is still this claimant's."""
+        done = claim.model_copy(update={"state": "CREATED", "moodle_user_id": moodle_user_id, "username": username})
+        self.client.put_item(
+            TableName=self.table_name,
+            Item={
+                **self._key(account_pk(done.email_norm), ACCOUNT_SK),
+                **_to_dynamo(done.model_dump(exclude={"owned"}, exclude_none=True)),
+            },
+            ConditionExpression="order_id = :order AND participant_key = :claimant",
+            ExpressionAttributeValues=_to_dynamo({":order": claim.order_id, ":claimant": claim.participant_key}),
         )
+        return done
 
     def release_account_claim(self, email_norm: str, order_id: str) -> bool:
         """Drop a claim this order still holds in CREATING (creation failed); True when deleted."""

@@ -259,11 +259,20 @@ class ParticipantItem(BaseModel):
     role_shortname: str | None = None
     role_id: int | None = None
     attached_to_operator: bool | None = None
-    group_member: bool | None = None
     reason: str | None = None
     candidates: list[Any] | None = None
     warnings: list[str] = Field(default_factory=list)
     updated_at: int | None = None
+
+
+class ParticipantSummary(BaseModel):
+    """What FinalizeSession needs of each participant: a projection of the participant item."""
+
+    participant_key: str
+    role: Role
+    status: ParticipantStatus = "PENDING"
+    account: Literal["created", "reused"] | None = None
+    moodle_user_id: int | None = None
 
 
 class AccountClaim(BaseModel):

@@ -128,10 +128,10 @@ def measure_workflow(size: int, latency_ms: float, concurrency: int) -> dict[str
 
         enrol_one = fulfilment.enrol_participant
 
-        def metered_participant(svc: Any, order_item: Any, participant: Any) -> Any:
+        def metered_participant(svc: Any, order_item: Any, participant: Any, *args: Any) -> Any:
             before = meter.now()
             try:
-                return enrol_one(svc, order_item, participant)
+                return enrol_one(svc, order_item, participant, *args)
             finally:
                 with lock:
                     key = participant.participant_key

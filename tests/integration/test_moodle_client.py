@@ -312,3 +312,15 @@ def test_concurrent_calls_from_many_threads_are_all_served(moodle_client, moodle
     # Then every account exists once, with distinct ids and usernames (races resolved by the next candidate)
     assert len({u.id for u in users}) == len({u.username for u in users}) == 40
     assert len(moodle_sandbox.outbox) == 40
+
+
+def test_a_proxy_in_the_environment_is_read_once_when_the_client_is_made(monkeypatch):
+    # Given a proxy for HTTPS in the environment
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    # When a client is made
+    client = MoodleClient("https://moodle.example", "token")
+    # Then it goes through the proxy, and does not read the environment again on each call
+    assert client.session.proxies["https"] == "http://proxy.example:3128"
+    assert client.session.trust_env is False

@@ -209,3 +209,9 @@ def test_a_claim_is_released_only_by_its_order_while_creating(store: OrderStore)
     store.complete_account_claim(claim, 315, "noe.roux")
     assert store.release_account_claim("noe@example.com", "SHOP-C") is False
     assert store.get_account_claim("noe@example.com").state == "CREATED"
+
+
+def test_the_claims_of_a_batch_come_back_by_normalised_email(store: OrderStore) -> None:
+    store.claim_account("Noe@Example.com", "SHOP-A", "learner-0001")
+    claims = store.get_account_claims(["noe@example.com", "nobody@example.com"])
+    assert list(claims) == ["noe@example.com"] and claims["noe@example.com"].order_id == "SHOP-A"

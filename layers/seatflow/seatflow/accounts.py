@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from seatflow.models.order import Person, normalise_email
+from seatflow.models.order import AccountClaim, Person, normalise_email
 from seatflow.moodle import (
     MoodleClient,
     MoodlePermanentError,
@@ -48,13 +49,21 @@ class AccountResolution:
 
 
 def resolve_account(
-    moodle: MoodleClient, store: OrderStore, person: Person, *, order_id: str, claimant: str
+    moodle: MoodleClient,
+    store: OrderStore,
+    person: Person,
+    *,
+    order_id: str,
+    claimant: str,
+    known_claims: Mapping[str, AccountClaim] | None = None,
 ) -> AccountResolution:
     """Finds the account of `person.email`; creates it only when the email is unknown to Moodle.
 
     Creation is guarded by a conditional write on the normalised email, so two orders naming the same new
     email at the same moment create one account, and a retried task never creates a second one.
     `claimant` is the participant key (or "operator") on whose behalf the account is created.
+    `known_claims`, read for a whole batch beforehand, saves a read per existing account: the claim is only
+    looked at to tell whether this claimant created the account, and only this claimant can make that so.
     """
     email_norm = normalise_email(person.email)
     matches = find_accounts_by_email(moodle, person.email)
@@ -64,7 +73,7 @@ def resolve_account(
         user = matches[0]
         if user.suspended:
             return AccountResolution("suspended", candidates=[user.username])
-        claim = store.get_account_claim(email_norm)
+        claim = known_claims.get(email_norm) if known_claims is not None else store.get_account_claim(email_norm)
         # An account this order created on an earlier attempt is still "created" (and must still be attached).
         created_here = (
             claim is not None

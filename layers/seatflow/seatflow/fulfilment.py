@@ -11,6 +11,7 @@ import math
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -18,7 +19,7 @@ from aws_lambda_powertools import single_metric
 
 from seatflow.accounts import AccountCreationInProgress, AccountResolution, resolve_account
 from seatflow.config import ConfigurationError, Settings, get_settings
-from seatflow.models.order import OrderItem, ParticipantItem, Person
+from seatflow.models.order import AccountClaim, OrderItem, ParticipantItem, Person
 from seatflow.models.tasks import (
     BatchDone,
     FailureTask,
@@ -223,6 +224,7 @@ def _write_manifest(bucket: str, key: str, batches: list[list[str]]) -> None:
 
 # -- EnrolParticipants (one Map item: a batch of participants) ------------------------------------------------
 RETRYABLE = (MoodleTransientError, AccountCreationInProgress)
+DONE = ("ENROLLED", "NEEDS_REVIEW")
 
 
 def enrol_participants(task: ParticipantBatchTask) -> BatchDone:
@@ -238,13 +240,14 @@ def enrol_participants(task: ParticipantBatchTask) -> BatchDone:
     order, participants = svc.store.get_order_and_participants(task.order_id, task.participant_keys)
     if order is None or not order.session:
         raise SessionNotPossible(f"order {task.order_id} has no prepared session")
+    claims = svc.store.get_account_claims(p.email_norm for p in participants if p.status not in DONE)
     statuses: Counter[str] = Counter()
     accounts: Counter[str] = Counter()
     errors: list[Exception] = []
     for participant in participants:
         logger.append_keys(participant_key=participant.participant_key)
         try:
-            result = enrol_participant(svc, order, participant)
+            result = enrol_participant(svc, order, participant, claims)
         except Exception as error:  # noqa: BLE001 - raised again once the batch stops
             errors.append(error)
             logger.warning("participant left pending", extra={"error": type(error).__name__})
@@ -275,10 +278,15 @@ class ParticipantResult(NamedTuple):
     account: str | None = None  # "created" or "reused" when enrolled by this call
 
 
-def enrol_participant(svc: Services, order: OrderItem, participant: ParticipantItem) -> ParticipantResult:
+def enrol_participant(
+    svc: Services,
+    order: OrderItem,
+    participant: ParticipantItem,
+    known_claims: Mapping[str, AccountClaim] | None = None,
+) -> ParticipantResult:
     """One participant: find or create the account, enrol it, attach an account created here to the operator.
     A re-run leaves a participant already ENROLLED or NEEDS_REVIEW alone."""
-    if participant.status in ("ENROLLED", "NEEDS_REVIEW"):
+    if participant.status in DONE:
         return ParticipantResult(participant.status)
     session = order.session or {}
     role_shortname = "student" if participant.role == "learner" else session["supervisor_role"]
@@ -291,6 +299,7 @@ def enrol_participant(svc: Services, order: OrderItem, participant: ParticipantI
             _person(participant),
             order_id=order.order_id,
             claimant=participant.participant_key,
+            known_claims=known_claims,
         )
         if not resolution.usable or resolution.user is None:
             return ParticipantResult(_needs_review(svc.store, participant, resolution))

@@ -446,6 +446,32 @@ class OrderStore:
             raise
         return True
 
+    def get_account_claims(self, email_norms: Iterable[str]) -> dict[str, AccountClaim]:
+        """The claims on these emails that exist, by normalised email (one BatchGetItem per 100)."""
+        wanted = sorted({normalise_email(email) for email in email_norms})
+        claims: dict[str, AccountClaim] = {}
+        for start in range(0, len(wanted), BATCH_GET_SIZE):
+            request: dict[str, Any] = {
+                self.table_name: {
+                    "Keys": [
+                        self._key(account_pk(email), ACCOUNT_SK) for email in wanted[start : start + BATCH_GET_SIZE]
+                    ],
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in range(MAX_BATCH_ATTEMPTS):
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    claim = self._claim_from(item)
+                    claims[claim.email_norm] = claim
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                _backoff(attempt)
+            else:
+                raise RuntimeError("DynamoDB kept account claims unprocessed")
+        return claims
+
     def get_account_claim(self, email_norm: str) -> AccountClaim | None:
         response = self.client.get_item(
             TableName=self.table_name,
@@ -453,8 +479,10 @@ class OrderStore:
             ConsistentRead=True,
         )
         item = response.get("Item")
-        if not item:
-            return None
+        return self._claim_from(item) if item else None
+
+    @staticmethod
+    def _claim_from(item: dict[str, Any]) -> AccountClaim:
         data = _from_dynamo(item)
         return AccountClaim.model_validate({k: v for k, v in data.items() if k not in ("PK", "SK")})
 

@@ -1,7 +1,7 @@
 """RecordOrderFailure: a Catch landed here; mark the participant or the whole order FAILED with the cause."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from seatflow.fulfilment import record_failure
+from seatflow.failures import record_failure
 from seatflow.models.tasks import FailureTask
 from seatflow.observability import logger, metrics, tracer
 

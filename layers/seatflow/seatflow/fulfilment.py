@@ -22,7 +22,6 @@ from seatflow.config import ConfigurationError, Settings, get_settings
 from seatflow.models.order import AccountClaim, OrderItem, ParticipantItem, Person
 from seatflow.models.tasks import (
     BatchDone,
-    FailureTask,
     OrderDone,
     OrderTask,
     ParticipantBatchTask,
@@ -542,24 +541,3 @@ def _enrol_operator_in_support(svc: Services, shortname: str, operator_id: int) 
         _count_moodle_error(error)
         return [f"operator not enrolled in customer-support course {shortname!r}: {error.errorcode}: {error.message}"]
     return []
-
-
-# -- RecordOrderFailure ---------------------------------------------------------------------------------------
-def record_failure(task: FailureTask) -> dict[str, Any]:
-    """A Catch landed here: one participant's retries are spent, or the whole order could not be prepared."""
-    store = services().store
-    reason = task.error.message()
-    if task.participant_keys:
-        reason = f"gave up after retries: {reason}"
-        failed = store.fail_pending_participants(task.order_id, task.participant_keys, reason)
-        metrics.add_metric(name="ParticipantsFailed", unit="Count", value=len(failed))
-        return BatchDone(order_id=task.order_id, failed=len(failed)).model_dump()
-    store.finish_order(
-        task.order_id,
-        status="FAILED",
-        counts={},
-        group=None,
-        warnings=None,
-        failure={"error": task.error.Error, "reason": reason},
-    )
-    return OrderDone(order_id=task.order_id, status="FAILED").model_dump()

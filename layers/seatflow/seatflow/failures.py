@@ -1,0 +1,42 @@
+"""RecordOrderFailure's rule. A module of its own: recording a failure needs DynamoDB only, so this Lambda
+does not load the Moodle client (requests) at its cold start."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from seatflow.config import Settings, get_settings
+from seatflow.models.tasks import BatchDone, FailureTask, OrderDone
+from seatflow.observability import metrics
+from seatflow.store import OrderStore
+
+_cached: tuple[Settings, OrderStore] | None = None
+
+
+def _store() -> OrderStore:
+    """One store per container, rebuilt if the settings change (the local runtime)."""
+    global _cached
+    settings = get_settings()
+    if _cached is None or _cached[0] is not settings:
+        _cached = (settings, OrderStore(settings.table_name))
+    return _cached[1]
+
+
+def record_failure(task: FailureTask) -> dict[str, Any]:
+    """A Catch landed here: a batch's retries are spent, or the whole order could not be prepared."""
+    store = _store()
+    reason = task.error.message()
+    if task.participant_keys:
+        reason = f"gave up after retries: {reason}"
+        failed = store.fail_pending_participants(task.order_id, task.participant_keys, reason)
+        metrics.add_metric(name="ParticipantsFailed", unit="Count", value=len(failed))
+        return BatchDone(order_id=task.order_id, failed=len(failed)).model_dump()
+    store.finish_order(
+        task.order_id,
+        status="FAILED",
+        counts={},
+        group=None,
+        warnings=None,
+        failure={"error": task.error.Error, "reason": reason},
+    )
+    return OrderDone(order_id=task.order_id, status="FAILED").model_dump()

@@ -84,15 +84,6 @@ def test_save_session_stores_it_and_marks_the_order_running_with_int_numbers(sto
     assert type(item.session["course_id"]) is int
 
 
-def test_order_and_participant_come_back_together(store: OrderStore) -> None:
-    order = sample_order()
-    store.record_order(order, order.body_sha256())
-    order_item, participant = store.get_order_and_participant(ORDER_ID, "tutor-0001")
-    assert order_item is not None and order_item.order_id == ORDER_ID
-    assert participant is not None and participant.lastname == "O'Connor"
-    assert store.get_order_and_participant("SHOP-NONE", "tutor-0001") == (None, None)
-
-
 def test_a_batch_of_participants_comes_back_with_its_order_in_key_order(store: OrderStore) -> None:
     # Given a recorded order
     order = sample_order()

@@ -223,19 +223,7 @@ class OrderStore:
 
     def iter_participants(self, order_id: str) -> Iterator[ParticipantItem]:
         """Every participant in key order (learners, then tutors), one Query page at a time."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": _to_dynamo({":pk": order_pk(order_id), ":prefix": "PARTICIPANT#"}),
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self.client.query(**kwargs)
-            for item in page.get("Items", []):
-                yield self._participant_from(item)
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return (self._participant_from(item) for item in self._participant_pages(order_id))
 
     def get_participant(self, order_id: str, key: str) -> ParticipantItem:
         response = self.client.get_item(
@@ -249,64 +237,43 @@ class OrderStore:
 
     def list_participant_summaries(self, order_id: str) -> list[ParticipantSummary]:
         """Each participant's outcome and nothing else (a projection: FinalizeSession reads every participant)."""
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": _to_dynamo({":pk": order_pk(order_id), ":prefix": "PARTICIPANT#"}),
+        projection = {
             "ProjectionExpression": ", ".join(f"#{name}" for name in SUMMARY_ATTRIBUTES),
             "ExpressionAttributeNames": {f"#{name}": name for name in SUMMARY_ATTRIBUTES},
-            "ConsistentRead": True,
         }
-        summaries: list[ParticipantSummary] = []
-        while True:
-            page = self.client.query(**kwargs)
-            summaries.extend(ParticipantSummary.model_validate(_from_dynamo(item)) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return summaries
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [
+            ParticipantSummary.model_validate(_from_dynamo(item))
+            for item in self._participant_pages(order_id, projection)
+        ]
 
     def list_participant_keys(self, order_id: str) -> list[str]:
         """The participant keys alone (a projection: the manifest needs nothing else)."""
+        pages = self._participant_pages(order_id, {"ProjectionExpression": "SK"})
+        return [item["SK"]["S"].removeprefix("PARTICIPANT#") for item in pages]
+
+    def _participant_pages(self, order_id: str, projection: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
             "ExpressionAttributeValues": _to_dynamo({":pk": order_pk(order_id), ":prefix": "PARTICIPANT#"}),
-            "ProjectionExpression": "SK",
             "ConsistentRead": True,
+            **(projection or {}),
         }
-        keys: list[str] = []
         while True:
             page = self.client.query(**kwargs)
-            keys.extend(item["SK"]["S"].removeprefix("PARTICIPANT#") for item in page.get("Items", []))
+            yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
-                return keys
+                return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def get_order_and_participant(self, order_id: str, key: str) -> tuple[OrderItem | None, ParticipantItem | None]:
-        order, participants = self.get_order_and_participants(order_id, [key], missing_ok=True)
-        return order, (participants[0] if participants else None)
-
     def get_order_and_participants(
-        self, order_id: str, keys: list[str], *, missing_ok: bool = False
+        self, order_id: str, keys: list[str]
     ) -> tuple[OrderItem | None, list[ParticipantItem]]:
         """The order and some of its participants (in `keys` order) in one BatchGetItem per 100 items."""
-        wanted = [self._key(order_pk(order_id), ORDER_SK)] + [
-            self._key(order_pk(order_id), participant_sk(key)) for key in keys
-        ]
-        found: list[dict[str, Any]] = []
-        for start in range(0, len(wanted), BATCH_GET_SIZE):
-            request: dict[str, Any] = {
-                self.table_name: {"Keys": wanted[start : start + BATCH_GET_SIZE], "ConsistentRead": True}
-            }
-            for attempt in range(MAX_BATCH_ATTEMPTS):
-                response = self.client.batch_get_item(RequestItems=request)
-                found.extend(response.get("Responses", {}).get(self.table_name, []))
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                _backoff(attempt)
-            else:
-                raise RuntimeError(f"DynamoDB kept keys of order {order_id} unprocessed")
+        found = self._batch_get(
+            [self._key(order_pk(order_id), ORDER_SK)]
+            + [self._key(order_pk(order_id), participant_sk(key)) for key in keys]
+        )
         order: OrderItem | None = None
         by_key: dict[str, ParticipantItem] = {}
         for item in found:
@@ -316,7 +283,7 @@ class OrderStore:
                 participant = self._participant_from(item)
                 by_key[participant.participant_key] = participant
         missing = [key for key in keys if key not in by_key]
-        if missing and not missing_ok:
+        if missing:
             raise ItemNotFound(f"order {order_id} has no participant {', '.join(missing)}")
         return order, [by_key[key] for key in keys if key in by_key]
 
@@ -449,28 +416,28 @@ class OrderStore:
     def get_account_claims(self, email_norms: Iterable[str]) -> dict[str, AccountClaim]:
         """The claims on these emails that exist, by normalised email (one BatchGetItem per 100)."""
         wanted = sorted({normalise_email(email) for email in email_norms})
-        claims: dict[str, AccountClaim] = {}
-        for start in range(0, len(wanted), BATCH_GET_SIZE):
+        claims = [
+            self._claim_from(item) for item in self._batch_get([self._key(account_pk(e), ACCOUNT_SK) for e in wanted])
+        ]
+        return {claim.email_norm: claim for claim in claims}
+
+    def _batch_get(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items of `keys` that exist, in any order: BatchGetItem by 100, unprocessed keys retried."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_SIZE):
             request: dict[str, Any] = {
-                self.table_name: {
-                    "Keys": [
-                        self._key(account_pk(email), ACCOUNT_SK) for email in wanted[start : start + BATCH_GET_SIZE]
-                    ],
-                    "ConsistentRead": True,
-                }
+                self.table_name: {"Keys": keys[start : start + BATCH_GET_SIZE], "ConsistentRead": True}
             }
             for attempt in range(MAX_BATCH_ATTEMPTS):
                 response = self.client.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self.table_name, []):
-                    claim = self._claim_from(item)
-                    claims[claim.email_norm] = claim
+                found.extend(response.get("Responses", {}).get(self.table_name, []))
                 request = response.get("UnprocessedKeys") or {}
                 if not request:
                     break
                 _backoff(attempt)
             else:
-                raise RuntimeError("DynamoDB kept account claims unprocessed")
-        return claims
+                raise RuntimeError(f"DynamoDB kept {len(request[self.table_name]['Keys'])} key(s) unprocessed")
+        return found
 
     def get_account_claim(self, email_norm: str) -> AccountClaim | None:
         response = self.client.get_item(

@@ -61,7 +61,7 @@ class CallMeter:
             meter.local.count = getattr(meter.local, "count", 0) + 1
             return original(client, wsfunction, params)
 
-        MoodleClient._call_once = counted  # type: ignore[method-assign]
+        MoodleClient._call_once = counted  # type: ignore[method-assign, assignment]
 
     def now(self) -> int:
         return getattr(self.local, "count", 0)
@@ -292,11 +292,10 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.child:
         os.environ.setdefault("SEATFLOW_LOG_LEVEL", "WARNING")
-        measure = measure_workflow if args.child == "workflow" else measure_sequential
         result = (
-            measure(sizes[0], args.latency_ms, args.concurrency)
+            measure_workflow(sizes[0], args.latency_ms, args.concurrency)
             if args.child == "workflow"
-            else measure(sizes[0], args.latency_ms)
+            else measure_sequential(sizes[0], args.latency_ms)
         )
         print(json.dumps(result))
         return 0

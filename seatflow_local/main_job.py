@@ -179,7 +179,7 @@ def serve_command(args: Any) -> int:
                 sys.stderr.write(f"{self.address_string()} {fmt % values}\n")
 
         server = ThreadingHTTPServer((args.host, args.port), OrderEndpoint)
-        where = "the Moodle sandbox at " + runtime.moodle_url if runtime.sandbox else runtime.moodle_url
+        where = f"the Moodle sandbox at {runtime.moodle_url}" if runtime.sandbox else runtime.moodle_url
         print(f"seatflow order endpoint on http://{args.host}:{args.port}/orders (Moodle: {where})", flush=True)
         print(
             "sign requests with `seatflow sign ORDER.json` (secret in .seatflow/webhook_secret); Ctrl-C stops",

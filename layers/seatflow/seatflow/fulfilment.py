@@ -13,9 +13,10 @@ import time
 from collections import Counter
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from aws_lambda_powertools import single_metric
+from aws_lambda_powertools.metrics import MetricUnit
 
 from seatflow.accounts import AccountCreationInProgress, AccountResolution, resolve_account
 from seatflow.config import ConfigurationError, Settings, get_settings
@@ -100,7 +101,7 @@ def _person(item: OrderItem | ParticipantItem) -> Person:
 
 def _count_moodle_error(error: MoodleError) -> None:
     # A metric of its own: the errorcode dimension must not attach to the invocation's other metrics.
-    with single_metric(name="MoodleErrors", unit="Count", value=1) as metric:
+    with single_metric(name="MoodleErrors", unit=MetricUnit.Count, value=1) as metric:
         metric.add_dimension(name="errorcode", value=str(error.errorcode or error.exception or "unknown")[:64])
 
 
@@ -487,6 +488,7 @@ def finalize_session(task: OrderTask) -> OrderDone:
         "reused": accounts["reused"],
         "group_members": len(joined),
     }
+    status: Literal["COMPLETED", "PARTIAL", "FAILED"]
     if statuses["ENROLLED"] == len(participants):
         status = "COMPLETED"
     elif statuses["ENROLLED"] > 0:

@@ -391,6 +391,7 @@ def read_order_report(order_id: str) -> OrderReport:
     for name, value in order.counts.items():
         counts.setdefault(name, value)
     session = order.session or {}
+    refused = set(order.group.get("refused_user_ids") or []) if order.group is not None else None
     return OrderReport(
         order_id=order.order_id,
         status=order.status,
@@ -402,7 +403,7 @@ def read_order_report(order_id: str) -> OrderReport:
         course=_course(session) if session else None,
         operator=_operator(order.operator, session),
         group=order.group,
-        participants=[_participant(p, order.group) for p in participants],
+        participants=[_participant(p, refused) for p in participants],
         warnings=order.warnings,
         failure=order.failure,
         links=order_link(order.order_id),
@@ -425,11 +426,10 @@ def _operator(person: Person, session: Mapping[str, Any]) -> OperatorOutcome:
     )
 
 
-def _participant(p: ParticipantItem, group: Mapping[str, Any] | None) -> ParticipantOutcome:
-    # FinalizeSession put every enrolled participant in the group, except those Moodle refused.
-    member = None
-    if group is not None:
-        member = p.status == "ENROLLED" and p.moodle_user_id not in set(group.get("refused_user_ids") or [])
+def _participant(p: ParticipantItem, refused: set[int] | None) -> ParticipantOutcome:
+    """`refused`: the user ids Moodle kept out of the order's group, or None before the group exists.
+    FinalizeSession put every enrolled participant in the group, except those."""
+    member = None if refused is None else (p.status == "ENROLLED" and p.moodle_user_id not in refused)
     return ParticipantOutcome(
         participant_key=p.participant_key,
         role=p.role,

@@ -124,7 +124,7 @@ def measure_workflow(size: int, latency_ms: float, concurrency: int) -> dict[str
     lock = threading.Lock()
     with ExternalSandbox(latency_ms) as sandbox, _runtime(sandbox, concurrency) as rt:
         # Imported once the runtime has set the functions' environment (Powertools reads it at import).
-        import seatflow.fulfilment as fulfilment
+        import seatflow.fulfilment.enrol as fulfilment
 
         enrol_one = fulfilment.enrol_participant
 

@@ -2,7 +2,7 @@
 enrolment and attachment."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from seatflow.fulfilment import enrol_participants
+from seatflow.fulfilment.enrol import enrol_participants
 from seatflow.models.tasks import ParticipantBatchTask
 from seatflow.observability import logger, metrics, tracer
 

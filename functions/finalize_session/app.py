@@ -1,7 +1,7 @@
 """FinalizeSession: the order's group and members, the customer-support course, the final status."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from seatflow.fulfilment import finalize_session
+from seatflow.fulfilment.finalize import finalize_session
 from seatflow.models.tasks import OrderTask
 from seatflow.observability import logger, metrics, tracer
 

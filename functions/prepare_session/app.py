@@ -1,7 +1,7 @@
 """PrepareSession: operator account, course, dates and roles, operator enrolment, participant manifest."""
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from seatflow.fulfilment import prepare_session
+from seatflow.fulfilment.prepare import prepare_session
 from seatflow.models.tasks import OrderTask
 from seatflow.observability import logger, metrics, tracer
 

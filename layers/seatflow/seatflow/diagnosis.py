@@ -33,7 +33,7 @@ class Finding:
 
 
 def diagnose(settings: Settings, *, product: str | None, required: dict[str, str]) -> list[Finding]:
-    from seatflow.fulfilment import PROBE_USER_ID, _role_assignable_in_user_context
+    from seatflow.fulfilment.probes import PROBE_USER_ID, role_assignable_in_user_context
 
     findings: list[Finding] = []
     try:
@@ -97,7 +97,7 @@ def diagnose(settings: Settings, *, product: str | None, required: dict[str, str
             findings.append(_probe_course_role(moodle, course.id, shortname, role, role_id, PROBE_USER_ID))
 
     for role, role_id in sorted(role_ids.items()):
-        ok = _role_assignable_in_user_context(moodle, role_id, info.userid)
+        ok = role_assignable_in_user_context(moodle, role_id, info.userid)
         findings.append(
             Finding(
                 f"role {role} can be assigned at the User context level (delegated administration)",

@@ -1,0 +1,22 @@
+"""What stops the workflow: the failures that fail a whole order, and the count of each Moodle refusal."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import single_metric
+from aws_lambda_powertools.metrics import MetricUnit
+
+from seatflow.moodle import MoodleError
+
+
+class SessionNotPossible(Exception):
+    """The product cannot be provisioned (course, enrolment method, role): the whole order fails."""
+
+
+class OperatorAccountAmbiguous(Exception):
+    """The operator's email matches several Moodle accounts (or a suspended one): the order fails."""
+
+
+def count_moodle_error(error: MoodleError) -> None:
+    # A metric of its own: the errorcode dimension must not attach to the invocation's other metrics.
+    with single_metric(name="MoodleErrors", unit=MetricUnit.Count, value=1) as metric:
+        metric.add_dimension(name="errorcode", value=str(error.errorcode or error.exception or "unknown")[:64])

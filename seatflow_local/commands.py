@@ -1,4 +1,4 @@
-"""The `seatflow` commands (see cli.py)."""
+"""`seatflow sign`, and the local webhook secret it shares with the local runtime."""
 
 from __future__ import annotations
 

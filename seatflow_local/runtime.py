@@ -1,130 +1,32 @@
 """The local runtime: the deployed design, on one laptop.
 
-- DynamoDB, S3, Secrets Manager and Step Functions run in moto, created from template.yaml;
+- DynamoDB, S3, Secrets Manager and Step Functions run in moto, created from template.yaml (stack.py);
 - the state machine is the same ASL file with the same DefinitionSubstitutions, executed by moto's interpreter;
-- moto's Lambda invocations are routed to the handlers template.yaml names, run in-process (no Docker);
+- moto's Lambda invocations are routed to the handlers template.yaml names, run in-process, no Docker (lambdas.py);
 - Moodle is the sandbox, or a real Moodle when MOODLE_URL and MOODLE_TOKEN are set.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import io
 import json
 import logging
 import os
-import threading
 import time
-import traceback
 import uuid
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 from seatflow_local.commands import local_webhook_secret
-from seatflow_local.template import ROOT, FunctionSpec, Template, render_definition, resolve
+from seatflow_local.lambdas import InProcessLambda, route_lambda_to
+from seatflow_local.stack import ACCOUNT_ID, REGION, create_stack, function_arn
+from seatflow_local.template import ROOT, Template
 
-ACCOUNT_ID = "123456789012"
-REGION = "eu-west-3"
-STACK_NAME = "seatflow-local"
 STATE_DIR = ROOT / ".seatflow"
 # The sandbox's fixture maps the `customer` role (id 9); a real Moodle says its own through MOODLE_ROLE_IDS.
 SANDBOX_ROLE_IDS = {"customer": 9}
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
-
-
-@dataclass
-class _LambdaContext:
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int = 512
-    aws_request_id: str = ""
-    log_group_name: str = "local"
-    log_stream_name: str = "local"
-    function_version: str = "$LATEST"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
-
-
-class InProcessLambda:
-    """Stands in for the Lambda service: invokes the handler template.yaml names, in this process.
-
-    An exception becomes a FunctionError payload with errorType = the exception's class name, as Lambda does,
-    so that the state machine's Retry/Catch on `MoodleTransientError` behave as on AWS.
-    """
-
-    def __init__(self, functions: list[FunctionSpec], arn_of: Callable[[str], str]) -> None:
-        self._specs = {arn_of(spec.logical_id): spec for spec in functions}
-        self._specs.update({spec.logical_id: spec for spec in functions})
-        self._arn_of = arn_of
-        self._handlers: dict[str, Callable[[dict[str, Any], Any], Any]] = {}
-        self._lock = threading.Lock()
-        # Lambda never runs two invocations in one container; here they share the process. The API's Powertools
-        # Idempotency layer keeps per-invocation state on one shared object, so its invocations take turns.
-        self._one_at_a_time = {"OrderApiFunction": threading.Lock()}
-        self.invocations: Counter[str] = Counter()
-        self.errors: Counter[str] = Counter()
-        self.completed_items: set[str] = set()
-
-    def handler(self, function: str) -> Callable[[dict[str, Any], Any], Any]:
-        spec = self._specs[function]
-        with self._lock:
-            if spec.logical_id not in self._handlers:
-                module_name, attr = spec.handler.rsplit(".", 1)
-                path = spec.code_dir / f"{module_name.replace('.', '/')}.py"
-                module_spec = importlib.util.spec_from_file_location(f"seatflow_fn_{spec.code_dir.name}", path)
-                assert module_spec and module_spec.loader
-                module: ModuleType = importlib.util.module_from_spec(module_spec)
-                module_spec.loader.exec_module(module)
-                self._handlers[spec.logical_id] = getattr(module, attr)
-            return self._handlers[spec.logical_id]
-
-    def invoke_json(self, function: str, event: dict[str, Any]) -> Any:
-        spec = self._specs[function]
-        context = _LambdaContext(
-            function_name=spec.logical_id,
-            invoked_function_arn=self._arn_of(spec.logical_id),
-            aws_request_id=str(uuid.uuid4()),
-        )
-        with self._lock:
-            self.invocations[spec.logical_id] += 1
-        handler = self.handler(function)
-        turn = self._one_at_a_time.get(spec.logical_id)
-        if turn is None:
-            result = handler(event, context)
-        else:
-            with turn:
-                result = handler(event, context)
-        # Lambda serialises the result: what a state receives is JSON, never a Python object.
-        return json.loads(json.dumps(result))
-
-    # The boto3 Lambda client's `invoke`, as moto's interpreter calls it.
-    def invoke(self, FunctionName: str, Payload: Any = None, **_: Any) -> dict[str, Any]:  # noqa: N803
-        event = json.loads(Payload) if isinstance(Payload, (str, bytes)) and Payload else (Payload or {})
-        try:
-            result = self.invoke_json(FunctionName, event)
-        except Exception as exc:  # noqa: BLE001 - Lambda turns every exception into a FunctionError
-            with self._lock:
-                self.errors[type(exc).__name__] += 1
-            body = {
-                "errorType": type(exc).__name__,
-                "errorMessage": str(exc),
-                "stackTrace": traceback.format_tb(exc.__traceback__)[-3:],
-            }
-            return {
-                "StatusCode": 200,
-                "FunctionError": "Unhandled",
-                "Payload": io.BytesIO(json.dumps(body).encode()),
-            }
-        if isinstance(event, dict) and "participant_keys" in event:
-            with self._lock:
-                self.completed_items.update(f"{event.get('order_id')}/{key}" for key in event["participant_keys"] or [])
-        return {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}
 
 
 class LocalRuntime:
@@ -258,79 +160,26 @@ class LocalRuntime:
 
     # -- resources from template.yaml --------------------------------------------------------------------
     def function_arn(self, logical_id: str) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{STACK_NAME}-{logical_id}"
+        return function_arn(logical_id)
 
     def _provision(self) -> None:
-        import boto3
-
-        tpl = self.template
-        table_id, table_props = tpl.one("AWS::DynamoDB::Table")
-        bucket_id = tpl.one("AWS::S3::Bucket")[0]
-        sm = tpl.state_machine()
-        self.table_name = f"{STACK_NAME}-{table_id}"
-        self.bucket_name = f"{STACK_NAME}-{bucket_id.lower()}"
-        self.state_machine_name = f"{STACK_NAME}-fulfil-order"
-        self.state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{self.state_machine_name}"
-
-        dynamodb = boto3.client("dynamodb", region_name=REGION)
-        dynamodb.create_table(
-            TableName=self.table_name,
-            AttributeDefinitions=table_props["AttributeDefinitions"],
-            KeySchema=table_props["KeySchema"],
-            BillingMode=table_props.get("BillingMode", "PAY_PER_REQUEST"),
+        stack = create_stack(
+            self.template,
+            moodle_url=self.moodle_url,
+            moodle_token=self.moodle_token,
+            role_ids=self.role_ids,
+            max_concurrency=self.max_concurrency,
         )
-        boto3.client("s3", region_name=REGION).create_bucket(
-            Bucket=self.bucket_name, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
-        sm_client = boto3.client("secretsmanager", region_name=REGION)
-        secret_arns = {}
-        for logical_id in tpl.logical_ids("AWS::SecretsManager::Secret"):
-            value = local_webhook_secret() if "Webhook" in logical_id else (self.moodle_token or "")
-            secret_arns[logical_id] = sm_client.create_secret(Name=f"{STACK_NAME}/{logical_id}", SecretString=value)[
-                "ARN"
-            ]
-
-        names: dict[str, str] = {
-            **tpl.parameter_defaults(),
-            "AWS::StackName": STACK_NAME,
-            "AWS::Region": REGION,
-            "AWS::AccountId": ACCOUNT_ID,
-            "AWS::Partition": "aws",
-            table_id: self.table_name,
-            bucket_id: self.bucket_name,
-            sm.logical_id: self.state_machine_arn,
-            "MoodleUrl": self.moodle_url or "",
-            "MoodleRoleIds": json.dumps(self.role_ids or {}),
-            "MapMaxConcurrency": str(self.max_concurrency),
-            "LogLevel": os.environ.get("SEATFLOW_LOG_LEVEL", "INFO"),
-            **secret_arns,
-        }
-        attributes: dict[tuple[str, str], str] = {(sm.logical_id, "Name"): self.state_machine_name}
-        functions = tpl.functions()
-        for spec in functions:
-            names[spec.logical_id] = f"{STACK_NAME}-{spec.logical_id}"
-            attributes[(spec.logical_id, "Arn")] = self.function_arn(spec.logical_id)
-
-        # Every function sees the union of the functions' variables: they agree on every shared key.
-        env: dict[str, str | None] = {}
-        for spec in functions:
-            env.update({key: resolve(value, names, attributes) for key, value in spec.environment.items()})
-        self._set_env(env)
+        self.table_name = stack.table_name
+        self.bucket_name = stack.bucket_name
+        self.state_machine_name = stack.state_machine_name
+        self.state_machine_arn = stack.state_machine_arn
+        self._set_env(stack.function_environment)
         from seatflow.config import get_settings
 
         get_settings.cache_clear()
-
-        definition = render_definition(
-            sm, {key: resolve(value, names, attributes) for key, value in sm.substitutions.items()}
-        )
-        boto3.client("stepfunctions", region_name=REGION).create_state_machine(
-            name=self.state_machine_name,
-            definition=definition,
-            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{STACK_NAME}-states",
-            type="STANDARD",
-        )
-        self.lambdas = InProcessLambda(functions, self.function_arn)
-        self._restore_dispatch = _route_lambda_to(self.lambdas)
+        self.lambdas = InProcessLambda(stack.functions, self.function_arn)
+        self._restore_dispatch = route_lambda_to(self.lambdas)
 
     # -- what a shop and an operator do ------------------------------------------------------------------
     def api_event(
@@ -415,23 +264,3 @@ class LocalRuntime:
             if not page.get("nextToken"):
                 return events
             kwargs["nextToken"] = page["nextToken"]
-
-
-def _route_lambda_to(lambdas: InProcessLambda) -> Callable[[], None]:
-    """Points moto's Step Functions interpreter at our in-process Lambda instead of moto's Docker Lambda."""
-    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
-
-    original = lambda_eval_utils.boto_client_for
-
-    def boto_client_for(*args: Any, **kwargs: Any) -> Any:
-        service = kwargs.get("service", args[0] if args else None)
-        if service == "lambda":
-            return lambdas
-        return original(*args, **kwargs)
-
-    lambda_eval_utils.boto_client_for = boto_client_for
-
-    def restore() -> None:
-        lambda_eval_utils.boto_client_for = original
-
-    return restore

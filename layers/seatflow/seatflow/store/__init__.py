@@ -1,0 +1,18 @@
+"""DynamoDB data access: the one table of docs/design.md (PK/SK), pydantic models in and out.
+
+OrderStore is the table's one interface, composed of one part per kind of item: orders.py (orders, whose
+recording also writes their participants), participants.py, claims.py (the account-claim protocol), all on
+the plumbing and the keys of table.py.
+"""
+
+from seatflow.store.claims import AccountClaims
+from seatflow.store.orders import OrderRecords
+from seatflow.store.table import ACCOUNT_SK, ORDER_SK, ItemNotFound, account_pk, order_pk, participant_sk
+
+
+class OrderStore(OrderRecords, AccountClaims):
+    """The single table: orders, their participants and the account claims.
+    The boto3 client is created on first use, once, under a lock."""
+
+
+__all__ = ["ACCOUNT_SK", "ORDER_SK", "ItemNotFound", "OrderStore", "account_pk", "order_pk", "participant_sk"]

@@ -1,0 +1,163 @@
+"""Order items: recording an order with its participants, and the order's status from RECEIVED to its end.
+
+Recording an order never loses it and never half-writes it silently: the order item is put first
+(conditional on not existing), the participants follow in BatchWriteItem chunks of 25, then the order
+item is marked `participants_recorded`. A retry of the same body completes a partial write; the workflow
+is only started once `participants_recorded` is true, so the re-write can never reset an outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from seatflow.models.order import OrderBody, OrderItem, ParticipantItem, RecordResult, StoredProduct
+from seatflow.store.participants import ParticipantRecords
+from seatflow.store.table import (
+    ORDER_SK,
+    ItemNotFound,
+    from_dynamo,
+    is_condition_failed,
+    order_pk,
+    participant_sk,
+    to_dynamo,
+    unix_now,
+)
+
+
+class OrderRecords(ParticipantRecords):
+    """The order item (PK `ORDER#<order_id>`, SK `ORDER`); recording one also writes its participants."""
+
+    def record_order(self, order: OrderBody, body_sha256: str) -> RecordResult:
+        """Write a new order and its participants; a replay is "same", a different body "conflict"."""
+        now = unix_now()
+        learners, tutors = len(order.participants.learners), len(order.participants.tutors)
+        parsed = order.product.parsed
+        item = OrderItem(
+            order_id=order.order_id,
+            status="RECEIVED",
+            body_sha256=body_sha256,
+            operator=order.operator,
+            product=StoredProduct(
+                code=order.product.code,
+                params=order.product.params,
+                parsed=parsed.model_dump(mode="json", exclude_none=True),
+            ),
+            seats=order.seats,
+            counts={"learners": learners, "tutors": tutors, "participants": learners + tutors},
+            received_at=now,
+            updated_at=now,
+            participants_recorded=False,
+        )
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=self._order_attributes(item),
+                ConditionExpression="attribute_not_exists(PK)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if not is_condition_failed(exc):
+                raise
+            old = exc.response.get("Item")
+            existing = self._order_from(old) if old else self.get_order(order.order_id)
+            if existing is None:  # deleted in between: vanishingly rare, start over
+                return self.record_order(order, body_sha256)
+            if existing.body_sha256 != body_sha256:
+                return RecordResult(outcome="conflict", order=existing)
+            if not existing.participants_recorded:
+                self._write_participants(order, now)
+                existing = self._mark_participants_recorded(order.order_id)
+            return RecordResult(outcome="same", order=existing)
+        self._write_participants(order, now)
+        return RecordResult(outcome="created", order=self._mark_participants_recorded(order.order_id))
+
+    def mark_running(self, order_id: str, execution_arn: str) -> None:
+        """RECEIVED -> RUNNING with the execution; a later status (the workflow got there first) is kept."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._key(order_pk(order_id), ORDER_SK),
+                UpdateExpression="SET #status = :running, execution_arn = :arn, updated_at = :now",
+                ConditionExpression="attribute_exists(PK) AND #status = :received",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_dynamo(
+                    {":running": "RUNNING", ":received": "RECEIVED", ":arn": execution_arn, ":now": unix_now()}
+                ),
+            )
+        except ClientError as exc:
+            if not is_condition_failed(exc):
+                raise
+            self._update_order(order_id, {"execution_arn": execution_arn})
+
+    def get_order(self, order_id: str) -> OrderItem | None:
+        response = self.client.get_item(
+            TableName=self.table_name, Key=self._key(order_pk(order_id), ORDER_SK), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return self._order_from(item) if item else None
+
+    def get_order_and_participants(
+        self, order_id: str, keys: list[str]
+    ) -> tuple[OrderItem | None, list[ParticipantItem]]:
+        """The order and some of its participants (in `keys` order) in one BatchGetItem per 100 items."""
+        found = self._batch_get(
+            [self._key(order_pk(order_id), ORDER_SK)]
+            + [self._key(order_pk(order_id), participant_sk(key)) for key in keys]
+        )
+        order: OrderItem | None = None
+        by_key: dict[str, ParticipantItem] = {}
+        for item in found:
+            if item["SK"]["S"] == ORDER_SK:
+                order = self._order_from(item)
+            else:
+                participant = self._participant_from(item)
+                by_key[participant.participant_key] = participant
+        missing = [key for key in keys if key not in by_key]
+        if missing:
+            raise ItemNotFound(f"order {order_id} has no participant {', '.join(missing)}")
+        return order, [by_key[key] for key in keys if key in by_key]
+
+    def save_session(self, order_id: str, session: dict[str, Any]) -> None:
+        """The prepared session (course, dates, role ids, operator account); the order is RUNNING."""
+        self._update_order(order_id, {"session": session, "status": "RUNNING"})
+
+    def finish_order(
+        self,
+        order_id: str,
+        *,
+        status: Literal["COMPLETED", "PARTIAL", "FAILED"],
+        counts: dict[str, int],
+        group: dict[str, Any] | None,
+        warnings: list[str] | None,
+        failure: dict[str, Any] | None,
+    ) -> None:
+        self._update_order(
+            order_id,
+            {
+                "status": status,
+                "counts": counts,
+                "group": group,
+                "warnings": warnings or [],
+                "failure": failure,
+                "finished_at": unix_now(),
+            },
+        )
+
+    def _order_attributes(self, item: OrderItem) -> dict[str, Any]:
+        return {
+            **self._key(order_pk(item.order_id), ORDER_SK),
+            "type": {"S": "order"},
+            **to_dynamo(item.model_dump(mode="json", exclude_none=True)),
+        }
+
+    @staticmethod
+    def _order_from(item: dict[str, Any]) -> OrderItem:
+        return OrderItem.model_validate(from_dynamo(item))
+
+    def _mark_participants_recorded(self, order_id: str) -> OrderItem:
+        return self._update_order(order_id, {"participants_recorded": True})
+
+    def _update_order(self, order_id: str, values: dict[str, Any]) -> OrderItem:
+        return OrderItem.model_validate(self._update(order_pk(order_id), ORDER_SK, values))

@@ -1,0 +1,113 @@
+"""Every refusal of the order API: an `IntakeError` carrying its HTTP status and the body the shop's developer reads.
+
+The API function turns a refusal into a response and nothing else; a body that failed validation becomes
+one here too, its problems named by field (`participants.learners[3].email`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from seatflow.models.order import Problem
+
+WORKFLOW_RETRY_AFTER_SECONDS = 30
+IN_PROGRESS_RETRY_AFTER_SECONDS = 5
+
+
+class IntakeError(Exception):
+    """A refusal: `status` is the HTTP status, `body()` what the shop reads."""
+
+    status = 400
+    error = "bad_request"
+    retry_after: int | None = None
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = list(problems)
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.error, "message": self.message}
+        if self.problems:
+            body["problems"] = [p.model_dump() for p in self.problems]
+        return body
+
+
+class SignatureRejected(IntakeError):
+    status = 401
+    error = "invalid_signature"
+
+
+class InvalidJson(IntakeError):
+    status = 400
+    error = "invalid_json"
+
+
+class OrderRejected(IntakeError):
+    status = 422
+    error = "invalid_order"
+
+
+class OrderNotFound(IntakeError):
+    status = 404
+    error = "order_not_found"
+
+
+class OrderConflict(IntakeError):
+    status = 409
+    error = "order_conflict"
+
+
+class OrderInProgress(IntakeError):
+    status = 409
+    error = "order_in_progress"
+    retry_after = IN_PROGRESS_RETRY_AFTER_SECONDS
+
+
+class WorkflowNotStarted(IntakeError):
+    status = 503
+    error = "order_recorded_not_started"
+    retry_after = WORKFLOW_RETRY_AFTER_SECONDS
+
+
+class ProblemReport(BaseModel):
+    """Every 4xx: what is wrong, and where."""
+
+    error: str
+    message: str
+    problems: list[Problem] = Field(default_factory=list)
+
+
+def problems_from_validation(errors: Sequence[Mapping[str, Any]]) -> list[Problem]:
+    """Pydantic / Powertools errors -> problems whose field reads `participants.learners[3].email`."""
+    problems = []
+    for error in errors:
+        loc = list(error.get("loc", ()))
+        if loc and loc[0] in ("body", "path", "query", "header"):
+            loc = loc[1:]
+        path = ""
+        for part in loc:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        message = str(error.get("msg", "is invalid"))
+        message = message.removeprefix("Value error, ")
+        if error.get("type") == "missing":
+            message = "is required"
+        elif error.get("type") == "extra_forbidden":
+            message = "is not a known field"
+        elif error.get("type") == "string_pattern_mismatch" and loc and loc[-1] == "order_id":
+            message = "must be 1 to 64 characters among letters, digits, '.', '_' and '-'"
+        problems.append(Problem(field=path or "body", message=message))
+    return problems
+
+
+def refuse_invalid_request(errors: Sequence[Mapping[str, Any]]) -> IntakeError:
+    """The refusal for a body that failed validation: 400 when it is not JSON at all, 422 otherwise."""
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return InvalidJson("the body is not valid JSON", [Problem(field="body", message="is not valid JSON")])
+    problems = problems_from_validation(errors)
+    if any(p.field == "body" for p in problems):
+        return InvalidJson("the body must be a JSON object describing the order", problems)
+    return OrderRejected(f"the order has {len(problems)} problem(s)", problems)

@@ -5,16 +5,20 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help run test lint typecheck validate build deploy serve sandbox doctor bench openapi clean
+.PHONY: help run test unit integration workflow contract lint typecheck validate build deploy serve sandbox doctor bench openapi clean
 
 help:
-	@echo "make run       run the sample order end to end on embedded defaults (moto + Moodle sandbox)"
-	@echo "make test      run the test suite"
-	@echo "make lint      ruff + mypy + sam validate --lint"
-	@echo "make serve     the order endpoint on http://127.0.0.1:8000 (local runtime)"
-	@echo "make sandbox   the Moodle sandbox alone"
-	@echo "make bench     the benchmark (figures in bench/latest.json)"
-	@echo "make build     sam build;  make deploy: sam deploy --guided"
+	@echo "make run          run the sample order end to end on embedded defaults (moto + Moodle sandbox)"
+	@echo "make test         run the test suite (all four suites, one pytest run)"
+	@echo "make unit         tests/unit alone: models and rules, no AWS, no Moodle"
+	@echo "make integration  tests/integration alone: handlers in-process with moto and the sandbox"
+	@echo "make workflow     tests/workflow alone: the state machine end to end in the local runtime"
+	@echo "make contract     tests/contract alone: the Moodle recordings replayed against the sandbox"
+	@echo "make lint         ruff + mypy + sam validate --lint"
+	@echo "make serve        the order endpoint on http://127.0.0.1:8000 (local runtime)"
+	@echo "make sandbox      the Moodle sandbox alone"
+	@echo "make bench        the benchmark (figures in bench/latest.json)"
+	@echo "make build        sam build;  make deploy: sam deploy --guided"
 
 $(STAMP): pyproject.toml requirements-dev.txt layers/seatflow/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +31,19 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/python -m pytest tests/integration
+
+workflow: $(STAMP)
+	$(BIN)/python -m pytest tests/workflow
+
+# Needs ../shared/moodle-ws beside the clone; skipped (with the reason in the summary) without it.
+contract: $(STAMP)
+	$(BIN)/python -m pytest tests/contract
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

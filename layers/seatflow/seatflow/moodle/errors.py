@@ -115,6 +115,11 @@ class GroupIdnumberTakenError(MoodlePermanentError):
     """errorcode ``idnumbertaken``: a group of the course already uses that idnumber."""
 
 
+class DatabaseWriteError(MoodlePermanentError):
+    """errorcode ``dmlwriteexception``: on a create, possibly a lost race on the unique username index
+    (two creates passed Moodle's "username exists" check at once; see the race line of cases-batch.jsonl)."""
+
+
 PERMANENT_BY_ERRORCODE: dict[str, type[MoodlePermanentError]] = {
     "invalidtoken": InvalidTokenError,
     "accessexception": AccessDeniedError,
@@ -125,6 +130,7 @@ PERMANENT_BY_ERRORCODE: dict[str, type[MoodlePermanentError]] = {
     "invaliduser": RecordNotFoundError,
     "errorcoursecontextnotvalid": CourseContextError,
     "idnumbertaken": GroupIdnumberTakenError,
+    "dmlwriteexception": DatabaseWriteError,
 }
 
 TRANSIENT_ERRORCODES = frozenset({"sitemaintenance"})

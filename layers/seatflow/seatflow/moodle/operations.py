@@ -1,175 +1,18 @@
-"""What seatflow asks of Moodle, one function per need; Moodle's answers parsed into small models."""
+"""Enrolments, role assignments, courses and groups: what seatflow asks of Moodle besides accounts.
+
+Enrolments, role assignments and group memberships are atomic per call in Moodle (one bad item refuses the
+whole call, nothing stays) and silent when repeated: ``isolate_refusals`` splits a refused call until each bad
+item stands alone, and nothing else fails with it.
+"""
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
 from .client import MoodleClient
-from .errors import GroupIdnumberTakenError, InvalidParameterError
-from .usernames import username_candidates
-
-# Moodle's column lengths (user, groups): longer values fail with a database write error.
-FIELD_LENGTHS = {
-    "firstname": 100,
-    "lastname": 100,
-    "email": 100,
-    "city": 120,
-    "institution": 255,
-    "phone1": 20,
-}
-USERNAME_BLOCK = 10
-MAX_CREATE_RACES = 10
-
-
-class _MoodleModel(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class MoodleUser(_MoodleModel):
-    id: int
-    username: str
-    firstname: str = ""
-    lastname: str = ""
-    email: str = ""
-    suspended: bool = False
-
-
-class Course(_MoodleModel):
-    id: int
-    shortname: str
-    fullname: str = ""
-    startdate: int = 0
-    enddate: int = 0
-
-
-class Group(_MoodleModel):
-    id: int
-    courseid: int
-    name: str
-    idnumber: str = ""
-
-
-class SiteInfo(_MoodleModel):
-    sitename: str
-    release: str = ""
-    version: str = ""
-    userid: int
-    username: str
-    functions: list[str] = []
-
-    @classmethod
-    def from_answer(cls, answer: dict[str, Any]) -> SiteInfo:
-        names = [f["name"] for f in answer.get("functions", []) if isinstance(f, dict) and "name" in f]
-        return cls.model_validate({**answer, "functions": names})
-
-
-class Enrolment(_MoodleModel):
-    course_id: int
-    user_id: int
-    role_id: int
-    timestart: int = 0
-    timeend: int = 0
-
-
-class UserContextAssignment(_MoodleModel):
-    """``user_id`` gets ``role_id`` over the user ``context_user_id`` (e.g. a tutor over a learner)."""
-
-    role_id: int
-    user_id: int
-    context_user_id: int
-
-
-# --- users ---------------------------------------------------------------------------------------
-
-
-def find_accounts_by_email(client: MoodleClient, email: str) -> list[MoodleUser]:
-    """Every account whose email equals ``email`` ignoring case (suspended ones included). One call.
-
-    ``core_user_get_users`` compares emails with a case-insensitive LIKE (``_`` and ``%`` are
-    wildcards), so its answer is filtered on an exact casefolded comparison.
-    """
-    query = email.strip()
-    if not query:
-        return []
-    answer = client.call("core_user_get_users", {"criteria": [{"key": "email", "value": query}]})
-    wanted = query.casefold()
-    users = [MoodleUser.model_validate(u) for u in answer.get("users", [])]
-    return [u for u in users if u.email.strip().casefold() == wanted]
-
-
-def taken_usernames(client: MoodleClient, usernames: Sequence[str]) -> set[str]:
-    """Which of ``usernames`` exist already (one ``core_user_get_users_by_field`` call)."""
-    if not usernames:
-        return set()
-    answer = client.call("core_user_get_users_by_field", {"field": "username", "values": list(usernames)})
-    return {u["username"] for u in answer}
-
-
-def _clip(value: str | None, name: str) -> str | None:
-    if value is None:
-        return None
-    value = value.strip()
-    return value[: FIELD_LENGTHS[name]] if value else None
-
-
-def create_account(
-    client: MoodleClient,
-    *,
-    firstname: str,
-    lastname: str,
-    email: str,
-    city: str | None = None,
-    institution: str | None = None,
-    phone: str | None = None,
-) -> MoodleUser:
-    """Create a manual account with the first free username; Moodle generates and mails the password.
-
-    Normally two calls: one to check a block of candidate usernames, one to create. If the create is
-    refused and the username turns out to have been taken meanwhile (a concurrent creation), the
-    next candidate is tried (a bounded number of times).
-    """
-    user: dict[str, Any] = {
-        "firstname": _clip(firstname, "firstname"),
-        "lastname": _clip(lastname, "lastname"),
-        "email": _clip(email, "email"),
-        "auth": "manual",
-        "createpassword": True,
-        "city": _clip(city, "city"),
-        "institution": _clip(institution, "institution"),
-        "phone1": _clip(phone, "phone1"),
-    }
-    candidates = username_candidates(firstname, lastname)
-    races = 0
-    free: list[str] = []
-    while True:
-        if not free:
-            block = list(itertools.islice(candidates, USERNAME_BLOCK))
-            taken = taken_usernames(client, block)
-            free = [u for u in block if u not in taken]
-            continue
-        username, rest = free[0], free[1:]
-        try:
-            created = client.call("core_user_create_users", {"users": [{"username": username, **user}]})
-        except InvalidParameterError:
-            # Refused: a race only if the username exists now. Re-check it with the rest of the block.
-            taken = taken_usernames(client, [username, *rest])
-            races += 1
-            if username not in taken or races > MAX_CREATE_RACES:
-                raise
-            free = [u for u in rest if u not in taken]
-            continue
-        return MoodleUser(
-            id=int(created[0]["id"]),
-            username=created[0]["username"],
-            firstname=user["firstname"] or "",
-            lastname=user["lastname"] or "",
-            email=user["email"] or "",
-            suspended=False,
-        )
+from .errors import GroupIdnumberTakenError
+from .models import Course, Enrolment, Group, SiteInfo, UserContextAssignment
 
 
 # --- enrolments and roles ---------------------------------------------------------------------------

@@ -76,7 +76,7 @@ class _BatchResolver:
         self.order_id = order_id
         self.now = now
         self.result = BatchResolution()
-        self.completed: list[tuple[AccountClaim, MoodleUser]] = []
+        self.completed: list[tuple[AccountClaim, int, str]] = []
         self.released: list[str] = []
 
     def ours(self, claim: AccountClaim | None, claimant: str) -> bool:
@@ -98,7 +98,7 @@ class _BatchResolver:
             )
             if created_here:
                 if claim.state != "CREATED":
-                    self.completed.append((claim, user))
+                    self.completed.append((claim, user.id, user.username))
                 return AccountResolution("created", user=user)
             if claim.state == "CREATING":
                 self.released.append(claim.email_norm)
@@ -184,7 +184,7 @@ class _BatchResolver:
                 self.create_alone(request, claims[request.claimant])
             return
         for request, user in zip(requests, users, strict=True):
-            self.completed.append((claims[request.claimant], user))
+            self.completed.append((claims[request.claimant], user.id, user.username))
             self.result.resolved[request.claimant] = AccountResolution("created", user=user)
 
     def create_alone(self, request: AccountRequest, claim: AccountClaim) -> None:
@@ -217,7 +217,7 @@ class _BatchResolver:
             except MoodlePermanentError as refusal:
                 self.refuse(request, claim, refusal)
                 return
-            self.completed.append((claim, user))
+            self.completed.append((claim, user.id, user.username))
             self.result.resolved[request.claimant] = AccountResolution("created", user=user)
             return
         self.refuse(request, claim, None)

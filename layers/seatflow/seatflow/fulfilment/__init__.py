@@ -6,7 +6,7 @@ groups are found by idnumber before being created, and account creation is guard
 
 from .batching import BATCHES_PER_SLOT, plan_batches
 from .delegation import attach_to_operator, user_context_warnings
-from .enrol import ParticipantResult, enrol_participant, enrol_participants
+from .enrol import enrol_batch, enrol_participants
 from .errors import OperatorAccountAmbiguous, SessionNotPossible
 from .finalize import finalize_session
 from .prepare import prepare_session
@@ -17,11 +17,10 @@ __all__ = [
     "BATCHES_PER_SLOT",
     "PROBE_USER_ID",
     "OperatorAccountAmbiguous",
-    "ParticipantResult",
     "Services",
     "SessionNotPossible",
     "attach_to_operator",
-    "enrol_participant",
+    "enrol_batch",
     "enrol_participants",
     "finalize_session",
     "plan_batches",

@@ -16,9 +16,7 @@ from .errors import MoodlePermanentError
 T = TypeVar("T")
 
 
-def isolate_refusals(
-    items: Sequence[T], send: Callable[[Sequence[T]], object]
-) -> dict[int, MoodlePermanentError]:
+def isolate_refusals(items: Sequence[T], send: Callable[[Sequence[T]], object]) -> dict[int, MoodlePermanentError]:
     """Send ``items`` in one call; on a refusal, bisect until each refused item stands alone.
 
     Returns the index of each refused item with Moodle's answer for it alone; every other item was accepted.

@@ -14,7 +14,6 @@ from .client import MoodleClient
 from .errors import GroupIdnumberTakenError
 from .models import Course, Enrolment, Group, SiteInfo, UserContextAssignment
 
-
 # --- enrolments and roles ---------------------------------------------------------------------------
 
 

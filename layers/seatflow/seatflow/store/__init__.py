@@ -5,7 +5,7 @@ recording also writes their participants), participants.py, claims.py (the accou
 the plumbing and the keys of table.py.
 """
 
-from seatflow.store.claims import AccountClaims
+from seatflow.store.claims import CLAIM_LEASE_SECONDS, AccountClaims, ClaimRequest
 from seatflow.store.orders import OrderRecords
 from seatflow.store.table import ACCOUNT_SK, ORDER_SK, ItemNotFound, account_pk, order_pk, participant_sk
 
@@ -15,4 +15,14 @@ class OrderStore(OrderRecords, AccountClaims):
     The boto3 client is created on first use, once, under a lock."""
 
 
-__all__ = ["ACCOUNT_SK", "ORDER_SK", "ItemNotFound", "OrderStore", "account_pk", "order_pk", "participant_sk"]
+__all__ = [
+    "ACCOUNT_SK",
+    "CLAIM_LEASE_SECONDS",
+    "ClaimRequest",
+    "ORDER_SK",
+    "ItemNotFound",
+    "OrderStore",
+    "account_pk",
+    "order_pk",
+    "participant_sk",
+]

@@ -3,7 +3,7 @@ written back whole with their outcome."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 from botocore.exceptions import ClientError
@@ -113,6 +113,14 @@ class ParticipantRecords(Table):
             ConditionExpression="attribute_exists(PK)",
         )
         return saved
+
+    def save_participant_outcomes(self, outcomes: Sequence[ParticipantItem]) -> None:
+        """Writes a batch's participants back whole with their outcomes: one BatchWriteItem per 25. The caller
+        read them at the start of the batch; participant items are only ever written whole by their batch."""
+        now = unix_now()
+        items = [self._participant_attributes(p.model_copy(update={"updated_at": now})) for p in outcomes]
+        for start in range(0, len(items), BATCH_WRITE_SIZE):
+            self._batch_put(items[start : start + BATCH_WRITE_SIZE])
 
     def fail_pending_participants(self, order_id: str, keys: list[str], reason: str) -> list[str]:
         """Marks FAILED those of `keys` still PENDING (an outcome already saved is kept); returns them."""

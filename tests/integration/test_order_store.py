@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from seatflow.models.order import OrderBody
-from seatflow.store import ItemNotFound, OrderStore
+from seatflow.models.order import AccountClaim, OrderBody, normalise_email
+from seatflow.store import CLAIM_LEASE_SECONDS, ClaimRequest, ItemNotFound, OrderStore
 
 from tests.fixtures.aws import AwsWorld
 
@@ -164,26 +164,32 @@ def test_failing_pending_participants_keeps_outcomes_already_saved(store: OrderS
     assert (second.status, second.reason) == ("FAILED", "gave up after retries")
 
 
+def claim(store: OrderStore, email: str, order_id: str, key: str, now: int | None = None) -> AccountClaim:
+    """One email's claim, as a batch of one, asking for a username made of the order's letter."""
+    username = "u." + order_id[-1].lower()
+    return store.claim_accounts([ClaimRequest(email, order_id, key, username)], now=now)[normalise_email(email)]
+
+
 def test_the_first_claim_on_an_email_owns_it_and_a_second_order_sees_it(store: OrderStore) -> None:
     # Given order A claims the account creation for an email
-    mine = store.claim_account("Noe@Example.com", "SHOP-A", "learner-0001")
+    mine = claim(store, "Noe@Example.com", "SHOP-A", "learner-0001")
     # When order B wants to create the same account
-    theirs = store.claim_account("noe@example.com", "SHOP-B", "learner-0004")
+    theirs = claim(store, "noe@example.com", "SHOP-B", "learner-0004")
     # Then A owns it and B is shown A's claim
     assert mine.owned and mine.state == "CREATING"
     assert not theirs.owned and theirs.order_id == "SHOP-A" and theirs.participant_key == "learner-0001"
 
 
 def test_claiming_again_for_the_same_participant_is_still_owned(store: OrderStore) -> None:
-    store.claim_account("noe@example.com", "SHOP-A", "learner-0001")
-    assert store.claim_account("noe@example.com", "SHOP-A", "learner-0001").owned
+    claim(store, "noe@example.com", "SHOP-A", "learner-0001")
+    assert claim(store, "noe@example.com", "SHOP-A", "learner-0001").owned
 
 
 def test_a_completed_claim_tells_others_the_created_account(store: OrderStore) -> None:
-    mine = store.claim_account("noe@example.com", "SHOP-A", "learner-0001")
-    store.complete_account_claim(mine, 314, "noe.roux")
-    claim = store.claim_account("noe@example.com", "SHOP-B", "learner-0002")
-    assert (claim.owned, claim.state, claim.moodle_user_id, claim.username) == (
+    mine = claim(store, "noe@example.com", "SHOP-A", "learner-0001")
+    store.complete_account_claims([(mine, 314, "noe.roux")])
+    theirs = claim(store, "noe@example.com", "SHOP-B", "learner-0002")
+    assert (theirs.owned, theirs.state, theirs.moodle_user_id, theirs.username) == (
         False,
         "CREATED",
         314,
@@ -192,17 +198,54 @@ def test_a_completed_claim_tells_others_the_created_account(store: OrderStore) -
 
 
 def test_a_claim_is_released_only_by_its_order_while_creating(store: OrderStore) -> None:
-    store.claim_account("noe@example.com", "SHOP-A", "learner-0001")
-    assert store.release_account_claim("noe@example.com", "SHOP-B") is False
-    assert store.release_account_claim("noe@example.com", "SHOP-A") is True
+    claim(store, "noe@example.com", "SHOP-A", "learner-0001")
+    store.release_account_claims(["noe@example.com"], "SHOP-B")
+    assert store.get_account_claim("noe@example.com") is not None
+    store.release_account_claims(["noe@example.com"], "SHOP-A")
     assert store.get_account_claim("noe@example.com") is None
-    claim = store.claim_account("noe@example.com", "SHOP-C", "learner-0001")
-    store.complete_account_claim(claim, 315, "noe.roux")
-    assert store.release_account_claim("noe@example.com", "SHOP-C") is False
+    done = claim(store, "noe@example.com", "SHOP-C", "learner-0001")
+    store.complete_account_claims([(done, 315, "noe.roux")])
+    store.release_account_claims(["noe@example.com"], "SHOP-C")
     assert store.get_account_claim("noe@example.com").state == "CREATED"
 
 
 def test_the_claims_of_a_batch_come_back_by_normalised_email(store: OrderStore) -> None:
-    store.claim_account("Noe@Example.com", "SHOP-A", "learner-0001")
+    claim(store, "Noe@Example.com", "SHOP-A", "learner-0001")
     claims = store.get_account_claims(["noe@example.com", "nobody@example.com"])
     assert list(claims) == ["noe@example.com"] and claims["noe@example.com"].order_id == "SHOP-A"
+
+
+def test_a_claim_left_creating_past_its_lease_is_taken_over(store: OrderStore) -> None:
+    # Given order A claimed an email and its batch gave up, leaving the claim CREATING
+    claim(store, "noe@example.com", "SHOP-A", "learner-0001", now=1_000_000)
+    # When order B wants the email before the lease ends, and again after it
+    early = claim(store, "noe@example.com", "SHOP-B", "learner-0002", now=1_000_000 + CLAIM_LEASE_SECONDS - 1)
+    late = claim(store, "noe@example.com", "SHOP-B", "learner-0002", now=1_000_000 + CLAIM_LEASE_SECONDS + 1)
+    # Then B waits at first, then owns the claim: no email is blocked for good
+    assert not early.owned and early.order_id == "SHOP-A"
+    assert late.owned and late.order_id == "SHOP-B" and late.username == "u.b"
+
+
+def test_a_created_claim_is_never_taken_over_however_old(store: OrderStore) -> None:
+    mine = claim(store, "noe@example.com", "SHOP-A", "learner-0001", now=1_000_000)
+    store.complete_account_claims([(mine, 314, "noe.roux")])
+    theirs = claim(store, "noe@example.com", "SHOP-B", "learner-0002", now=2_000_000)
+    assert not theirs.owned and (theirs.state, theirs.moodle_user_id) == ("CREATED", 314)
+
+
+def test_a_batch_of_claims_is_taken_at_once_keyed_by_normalised_email(store: OrderStore) -> None:
+    # When a batch claims three emails at once, one of them already another order's
+    claim(store, "taken@example.com", "SHOP-Z", "learner-0009")
+    claims = store.claim_accounts(
+        [
+            ClaimRequest(f"{name}@example.com", "SHOP-A", f"learner-000{i}", name)
+            for i, name in enumerate(["Ana", "bo", "taken"], start=1)
+        ]
+    )
+    # Then each comes back under its normalised email, owned unless another order holds it
+    assert {email: c.owned for email, c in claims.items()} == {
+        "ana@example.com": True,
+        "bo@example.com": True,
+        "taken@example.com": False,
+    }
+    assert claims["ana@example.com"].username == "Ana"

@@ -10,6 +10,7 @@ import pytest
 from seatflow.accounts import AccountCreationInProgress
 from seatflow.fulfilment import services
 from seatflow.models import OrderBody
+from seatflow.store import ClaimRequest
 
 from seatflow_local.runtime import LocalRuntime
 
@@ -37,15 +38,19 @@ def statuses(order_id: str, keys: list[str]) -> list[str]:
     return [p.status for p in participants]
 
 
+def claim_elsewhere(email: str) -> None:
+    """Another order is creating the account of this email right now."""
+    services().store.claim_accounts([ClaimRequest(email, "OTHER-ORDER", "learner-0009", "someone.else")])
+
+
 def enrol_batch(runtime: LocalRuntime, order_id: str, keys: list[str]) -> Any:
     return runtime.lambdas.invoke_json("EnrolParticipantsFunction", {"order_id": order_id, "participant_keys": keys})
 
 
 def test_a_participant_that_must_wait_does_not_hold_the_rest_of_its_batch_back(runtime, prepared_order):
     # Given another order is creating the account of the batch's second participant right now
-    store = services().store
     email = prepared_order.participants.learners[1].email
-    store.claim_account(email, "OTHER-ORDER", "learner-0009")
+    claim_elsewhere(email)
 
     # When the batch runs
     with pytest.raises(AccountCreationInProgress):
@@ -59,14 +64,14 @@ def test_a_retried_batch_does_only_the_participants_left_pending(runtime, prepar
     # Given a batch that stopped on a participant whose email another order was creating
     store = services().store
     email = prepared_order.participants.learners[1].email
-    store.claim_account(email, "OTHER-ORDER", "learner-0009")
+    claim_elsewhere(email)
     with pytest.raises(AccountCreationInProgress):
         enrol_batch(runtime, prepared_order.order_id, BATCH)
     users_before = len(runtime.sandbox.state.users())
     lookups_before = runtime.sandbox.state.call_count("core_user_get_users")
 
     # When the other order gives the email up and the state's Retry runs the batch again
-    store.release_account_claim(email, "OTHER-ORDER")
+    store.release_account_claims([email], "OTHER-ORDER")
     done = enrol_batch(runtime, prepared_order.order_id, BATCH)
 
     # Then only the pending participant is looked up and created; the batch reports the two already enrolled too
@@ -78,7 +83,7 @@ def test_a_retried_batch_does_only_the_participants_left_pending(runtime, prepar
 
 def test_a_batch_whose_retries_are_spent_fails_only_its_pending_participants(runtime, prepared_order):
     # Given a batch that left its second participant pending
-    services().store.claim_account(prepared_order.participants.learners[1].email, "OTHER-ORDER", "learner-0009")
+    claim_elsewhere(prepared_order.participants.learners[1].email)
     with pytest.raises(AccountCreationInProgress):
         enrol_batch(runtime, prepared_order.order_id, BATCH)
 

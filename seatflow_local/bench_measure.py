@@ -224,7 +224,7 @@ def measure_sequential(size: int, latency_ms: float) -> dict[str, Any]:
         for key, *_ in order.participants_with_keys():
             order_item, (participant,) = svc.store.get_order_and_participants(order.order_id, [key])
             assert order_item is not None
-            outcomes, _ = enrol_batch(svc, order_item, [participant])
+            outcomes, _, _ = enrol_batch(svc, order_item, [participant])
             svc.store.save_participant_outcomes(outcomes)
         done = finalize_session(OrderTask(order_id=order.order_id))
         wall = time.perf_counter() - started

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import requests
 from seatflow.moodle import (
     AccessDeniedError,
     Enrolment,
@@ -11,16 +10,19 @@ from seatflow.moodle import (
     MoodleClient,
     MoodlePermanentError,
     MoodleTransientError,
+    NewAccount,
     NoManualEnrolmentError,
     UserContextAssignment,
     add_group_members,
     assign_user_context_roles,
-    create_account,
+    create_accounts,
     enrol_users,
     ensure_group,
     find_accounts_by_email,
+    find_accounts_by_emails,
     find_course_by_shortname,
     get_site_info,
+    isolate_refusals,
 )
 
 SPOCM1, NOMANUAL = 2, 4
@@ -74,79 +76,69 @@ def test_email_lookup_costs_one_moodle_call(moodle_client):
 # --- creating accounts ---------------------------------------------------------------------------------
 
 
-def test_new_account_takes_the_first_free_username_in_two_calls(moodle_client, moodle_sandbox):
-    # Given alice.martin is taken
-    # When another Alice Martin gets an account
-    user = create_account(
+def test_accounts_are_created_in_one_call_with_their_ids_in_request_order(moodle_client, moodle_sandbox):
+    # When two accounts are created in one call
+    users = create_accounts(
         moodle_client,
-        firstname="Alice",
-        lastname="Martin",
-        email="alice.m2@example.com",
-        city="Lyon",
-        institution="ACME",
-        phone="0102030405",
+        [
+            NewAccount("ana.lopez", "Ana", "Lopez", "ana@corp.example", city="Lyon", institution="ACME", phone="0102"),
+            NewAccount("bo.berg", "Bo", "Berg", "bo@corp.example"),
+        ],
     )
-    # Then she is alice.martin1, after one check and one create, and Moodle mails her a password
-    assert user.username == "alice.martin1"
-    assert moodle_client.calls == {"core_user_get_users_by_field": 1, "core_user_create_users": 1}
-    assert [m["to"] for m in moodle_sandbox.outbox] == ["alice.m2@example.com"]
-    stored = next(u for u in moodle_sandbox.state.users() if u["id"] == user.id)
+    # Then Moodle answers their ids in order, mails each a password, and keeps the profile fields
+    assert [u.username for u in users] == ["ana.lopez", "bo.berg"] and users[0].id < users[1].id
+    assert moodle_client.calls == {"core_user_create_users": 1}
+    assert [m["to"] for m in moodle_sandbox.outbox] == ["ana@corp.example", "bo@corp.example"]
+    stored = next(u for u in moodle_sandbox.state.users() if u["id"] == users[0].id)
     assert (stored["auth"], stored["city"], stored["institution"], stored["phone1"]) == (
         "manual",
         "Lyon",
         "ACME",
-        "0102030405",
+        "0102",
     )
 
 
-def test_accented_names_give_an_ascii_username(moodle_client):
-    # When José García gets an account
-    user = create_account(moodle_client, firstname="José", lastname="García", email="jose@example.com")
-    # Then his username is plain ASCII, as Moodle requires
-    assert user.username == "jose.garcia"
-
-
-def test_username_taken_between_check_and_create_moves_to_the_next_candidate(moodle_sandbox):
-    # Given another process creates jean.dupont right after our username check (a race)
-    rival = MoodleClient(moodle_sandbox.url, moodle_sandbox.token)
-    session = requests.Session()
-    raced = []
-
-    def create_rival_after_check(response, *args, **kwargs):
-        body = response.request.body or ""
-        if "core_user_get_users_by_field" in str(body) and not raced:
-            raced.append(True)
-            rival.call(
-                "core_user_create_users",
-                {
-                    "users": [
-                        {
-                            "username": "jean.dupont",
-                            "firstname": "Jean",
-                            "lastname": "Rival",
-                            "email": "rival@example.com",
-                            "createpassword": True,
-                        }
-                    ]
-                },
-            )
-
-    session.hooks["response"].append(create_rival_after_check)
-    client = MoodleClient(moodle_sandbox.url, moodle_sandbox.token, session=session)
-    # When Jean Dupont gets an account
-    user = create_account(client, firstname="Jean", lastname="Dupont", email="jean@example.com")
-    # Then the refused create is recognised as the race and the next username is used
-    assert raced and user.username == "jean.dupont1"
-
-
-def test_account_refused_for_another_reason_is_not_retried(moodle_client):
-    # Given an email Moodle refuses
-    # When the account is created
-    # Then Moodle's refusal surfaces as a permanent error
+def test_a_create_call_with_one_bad_account_creates_none(moodle_client, moodle_sandbox):
+    users_before = len(moodle_sandbox.state.users())
     with pytest.raises(MoodlePermanentError) as caught:
-        create_account(moodle_client, firstname="Bad", lastname="Email", email="not-an-email")
+        create_accounts(
+            moodle_client,
+            [NewAccount("ana.lopez", "Ana", "Lopez", "ana@corp.example"), NewAccount("bad", "B", "E", "not-an-email")],
+        )
     assert caught.value.errorcode == "invalidparameter"
-    assert moodle_client.calls["core_user_create_users"] == 1
+    assert len(moodle_sandbox.state.users()) == users_before
+
+
+def test_a_busy_domain_is_looked_up_once_and_a_public_one_per_address(moodle_client):
+    # Given three addresses of one company and three of a public mail provider
+    emails = [f"p{i}@acme.example" for i in range(3)] + [f"p{i}@gmail.com" for i in range(3)]
+    # When they are looked up
+    found = find_accounts_by_emails(moodle_client, emails)
+    # Then one call covers the company's domain and each public address has its own
+    assert found == {e: [] for e in emails}
+    assert moodle_client.calls == {"core_user_get_users": 1 + 3}
+
+
+def test_a_domain_lookup_escapes_like_wildcards_in_the_domain(moodle_client):
+    # Given example.com holds several accounts; exa_ple.com would match it as a LIKE pattern
+    found = find_accounts_by_emails(moodle_client, [f"p{i}@exa_ple.com" for i in range(3)])
+    assert all(users == [] for users in found.values())
+
+
+# --- one bad item in an atomic call -------------------------------------------------------------------------
+
+
+def test_a_refused_enrolment_call_is_split_until_the_bad_enrolment_stands_alone(moodle_client, moodle_sandbox):
+    # Given five enrolments, the fourth of a user who does not exist
+    users = [3, 4, 6, 999_999, 8]
+    enrolments = [Enrolment(course_id=SPOCM1, user_id=u, role_id=STUDENT) for u in users]
+    # When they are sent with refusals isolated
+    refused = isolate_refusals(enrolments, lambda chunk: enrol_users(moodle_client, chunk))
+    # Then only the fourth is refused, with Moodle's own answer, and the four others are enrolled
+    assert list(refused) == [3] and refused[3].errorcode == "invaliduser"
+    enrolled = {u["id"] for u in moodle_client.call("core_enrol_get_enrolled_users", {"courseid": SPOCM1})}
+    assert {3, 4, 6, 8} <= enrolled
+    assert moodle_client.calls["enrol_manual_enrol_users"] <= 1 + 2 * 3
 
 
 # --- enrolments, roles, courses, groups -------------------------------------------------------------
@@ -285,7 +277,7 @@ def test_unreachable_moodle_is_transient():
 def test_function_outside_the_service_raises_access_denied(moodle_client, moodle_sandbox):
     moodle_sandbox.state.deny_function("core_user_create_users")
     with pytest.raises(AccessDeniedError):
-        create_account(moodle_client, firstname="No", lastname="Access", email="no.access@example.com")
+        create_accounts(moodle_client, [NewAccount("no.access", "No", "Access", "no.access@example.com")])
 
 
 def test_php_error_without_errorcode_is_permanent(moodle_client):
@@ -295,23 +287,6 @@ def test_php_error_without_errorcode_is_permanent(moodle_client):
     # Then the error is permanent, without errorcode
     assert (caught.value.exception, caught.value.errorcode) == ("Error", None)
     assert "core_course_get_courses_by_field" in str(caught.value)
-
-
-def test_concurrent_calls_from_many_threads_are_all_served(moodle_client, moodle_sandbox):
-    # Given 40 people sharing 5 names, created at once from 40 threads (as the workflow's Map does)
-    from concurrent.futures import ThreadPoolExecutor
-
-    moodle_sandbox.set_latency(20)
-
-    def create(n: int):
-        return create_account(moodle_client, firstname="Sam", lastname=f"Same{n % 5}", email=f"sam{n}@example.com")
-
-    # When they are created concurrently
-    with ThreadPoolExecutor(max_workers=40) as pool:
-        users = list(pool.map(create, range(40)))
-    # Then every account exists once, with distinct ids and usernames (races resolved by the next candidate)
-    assert len({u.id for u in users}) == len({u.username for u in users}) == 40
-    assert len(moodle_sandbox.outbox) == 40
 
 
 def test_a_proxy_in_the_environment_is_read_once_when_the_client_is_made(monkeypatch):

@@ -20,6 +20,15 @@ class AccountResolution:
     user: MoodleUser | None = None
     candidates: list[str] = field(default_factory=list)
     refusal: str | None = None  # Moodle's words when it refused to create this account
+    refusal_code: str | None = None  # Moodle's errorcode then
+
+    @property
+    def reason_code(self) -> str | None:
+        """A short code for the console and metrics (no email, no name)."""
+        codes = {"ambiguous": "ambiguous_email", "suspended": "suspended_account", "vanished": "account_vanished"}
+        if self.outcome == "refused":
+            return f"create_refused:{self.refusal_code or 'unknown'}"
+        return codes.get(self.outcome)
 
     @property
     def usable(self) -> bool:

@@ -226,7 +226,9 @@ class _BatchResolver:
         # Moodle refused this one atomically, so nothing exists: free the email for the next attempt.
         self.released.append(claim.email_norm)
         words = f"{refusal.errorcode or refusal.exception}: {refusal.message}" if refusal else "usernames kept racing"
-        self.result.resolved[request.claimant] = AccountResolution("refused", refusal=words)
+        self.result.resolved[request.claimant] = AccountResolution(
+            "refused", refusal=words, refusal_code=(refusal.errorcode or refusal.exception) if refusal else None
+        )
 
 
 def resolve_accounts(

@@ -13,7 +13,7 @@ from typing import Any
 
 from seatflow.accounts import AccountRequest, AccountResolution, resolve_accounts
 from seatflow.models.order import OrderItem, ParticipantItem
-from seatflow.models.tasks import BatchDone, ParticipantBatchTask
+from seatflow.models.tasks import BatchDone, ParticipantBatchTask, ParticipantState
 from seatflow.moodle import Enrolment, MoodlePermanentError, enrol_users, isolate_refusals
 from seatflow.observability import logger, mask_email, metrics
 
@@ -37,7 +37,7 @@ def enrol_participants(task: ParticipantBatchTask) -> BatchDone:
     if order is None or not order.session:
         raise SessionNotPossible(f"order {task.order_id} has no prepared session")
     pending = [p for p in participants if p.status not in DONE]
-    outcomes, waiting = enrol_batch(svc, order, pending)
+    outcomes, codes, waiting = enrol_batch(svc, order, pending)
     svc.store.save_participant_outcomes(outcomes)
 
     statuses = Counter(p.status for p in outcomes)
@@ -52,20 +52,25 @@ def enrol_participants(task: ParticipantBatchTask) -> BatchDone:
     if waiting:
         raise next(iter(waiting.values()))
     done = Counter(p.status for p in participants if p.status in DONE) + statuses
+    by_key = {p.participant_key: p for p in participants} | {p.participant_key: p for p in outcomes}
     return BatchDone(
         order_id=order.order_id,
         enrolled=done["ENROLLED"],
         needs_review=done["NEEDS_REVIEW"],
         failed=done["FAILED"],
+        participants=[
+            ParticipantState(key=key, status=p.status, reason_code=codes.get(key)) for key, p in by_key.items()
+        ],
     )
 
 
 def enrol_batch(
     svc: Services, order: OrderItem, participants: list[ParticipantItem]
-) -> tuple[list[ParticipantItem], dict[str, Exception]]:
-    """The outcome of each participant that got one, and those that must wait (by participant key)."""
+) -> tuple[list[ParticipantItem], dict[str, str], dict[str, Exception]]:
+    """The outcome of each participant that got one, the reason code of those not enrolled, and those that must
+    wait (both by participant key)."""
     if not participants:
-        return [], {}
+        return [], {}, {}
     session = order.session or {}
     batch = resolve_accounts(
         svc.moodle,
@@ -74,6 +79,7 @@ def enrol_batch(
         order_id=order.order_id,
     )
     outcomes: dict[str, ParticipantItem] = {}
+    codes: dict[str, str] = {key: "waiting_for_another_order" for key in batch.waiting}
     ready: list[tuple[ParticipantItem, AccountResolution]] = []
     for participant in participants:
         resolution = batch.resolved.get(participant.participant_key)
@@ -81,7 +87,9 @@ def enrol_batch(
             continue  # waiting for another order's create
         if resolution.usable:
             ready.append((participant, resolution))
-        elif resolution.outcome == "refused":
+            continue
+        codes[participant.participant_key] = resolution.reason_code or resolution.outcome
+        if resolution.outcome == "refused":
             outcomes[participant.participant_key] = _failed(participant, session, resolution.reason or "")
         else:
             outcomes[participant.participant_key] = _needs_review(participant, resolution)
@@ -91,6 +99,7 @@ def enrol_batch(
     for index, error in refused.items():
         participant = ready[index][0]
         count_moodle_error(error)
+        codes[participant.participant_key] = f"enrol_refused:{error.errorcode or error.exception or 'unknown'}"
         outcomes[participant.participant_key] = _failed(participant, session, _refusal(error))
     enrolled = [pair for index, pair in enumerate(ready) if index not in refused]
 
@@ -111,7 +120,7 @@ def enrol_batch(
             }
         )
     ordered = [outcomes[p.participant_key] for p in participants if p.participant_key in outcomes]
-    return ordered, dict(batch.waiting)
+    return ordered, codes, dict(batch.waiting)
 
 
 def _role(session: dict[str, Any], participant: ParticipantItem) -> dict[str, Any]:

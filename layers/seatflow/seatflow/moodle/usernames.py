@@ -35,7 +35,7 @@ def username_base(firstname: str, lastname: str, email: str = "") -> str:
     parts = [p for p in (_part(firstname or ""), _part(lastname or "")) if p]
     base = _REPEATS.sub(r"\1", ".".join(parts)).strip(_EDGES)
     if not base and email:
-        base = _part(email.rsplit("@", 1)[0])
+        base = _part(email.rsplit("@", 1)[0].split("+", 1)[0])  # a "+tag" is not part of anyone's name
     return base[:MAX_LENGTH].strip(_EDGES) or "user"
 
 

@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help run test unit integration workflow contract lint typecheck validate build deploy serve sandbox doctor bench openapi clean
+.PHONY: help run test race unit integration workflow contract lint typecheck validate build deploy serve sandbox doctor bench openapi clean
 
 help:
 	@echo "make run          run the sample order end to end on embedded defaults (moto + Moodle sandbox)"
@@ -31,6 +31,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+race: $(STAMP)
+	@for i in $$(seq 1 20); do echo "race run $$i/20"; $(BIN)/python -m pytest -q -m race -p no:cacheprovider || exit 1; done
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -132,6 +132,7 @@ def test_non_latin_names_get_usernames_people_recognise(moodle_client, store):
 # --- races ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.race
 def test_a_username_taken_between_check_and_create_moves_to_the_next_one(moodle_sandbox, store):
     # Given a rival creates jean.dupont right after our availability check
     raced: list[str] = []
@@ -150,6 +151,7 @@ def test_a_username_taken_between_check_and_create_moves_to_the_next_one(moodle_
     assert (claim.state, claim.username) == ("CREATED", "jean.dupont1")
 
 
+@pytest.mark.race
 def test_a_create_that_landed_late_is_recognised_by_the_username_asked_for(moodle_client, moodle_sandbox, store):
     # Given our earlier attempt asked for jean.dupont and timed out, but Moodle did create it
     store.claim_accounts([ClaimRequest("jean@corp.example", ORDER, "learner-0001", "jean.dupont")])
@@ -162,6 +164,7 @@ def test_a_create_that_landed_late_is_recognised_by_the_username_asked_for(moodl
     assert store.get_account_claim("jean@corp.example").moodle_user_id == user_id
 
 
+@pytest.mark.race
 def test_a_strangers_account_that_appeared_meanwhile_is_reused_not_adopted(moodle_client, moodle_sandbox, store):
     # Given our earlier attempt asked for jean.dupont and failed, and someone else created jean.d for the email
     store.claim_accounts([ClaimRequest("jean@corp.example", ORDER, "learner-0001", "jean.dupont")])
@@ -173,6 +176,7 @@ def test_a_strangers_account_that_appeared_meanwhile_is_reused_not_adopted(moodl
     assert store.get_account_claim("jean@corp.example") is None
 
 
+@pytest.mark.race
 def test_an_email_created_by_another_order_after_our_lookup_is_reused_not_reviewed(moodle_sandbox, store):
     # Given another order creates and claims the email right after our lookup found nothing
     done: list[int] = []
@@ -194,6 +198,7 @@ def test_an_email_created_by_another_order_after_our_lookup_is_reused_not_review
     assert [u["username"] for u in moodle_sandbox.state.users() if u["email"] == "noe@corp.example"] == ["noe.roux"]
 
 
+@pytest.mark.race
 def test_a_claim_left_creating_by_a_batch_that_gave_up_is_taken_over_after_the_lease(moodle_client, store):
     # Given another order claimed the email long ago and never created the account
     store.claim_accounts([ClaimRequest("noe@corp.example", "SHOP-B", "learner-0007", "noe.roux")], now=1_000_000)
@@ -252,6 +257,7 @@ def test_a_refused_person_fails_alone_and_the_retry_mails_nobody_about_a_phantom
 # --- concurrency --------------------------------------------------------------------------------------------
 
 
+@pytest.mark.race
 def test_overlapping_batches_of_many_orders_create_each_account_once(moodle_sandbox, store):
     # Given 8 orders, each with a batch of 10 people drawn from 20 shared emails and 5 shared names
     moodle_sandbox.set_latency(5)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 import requests
 from seatflow.accounts import AccountRequest, BatchResolution, resolve_accounts
 from seatflow.models.order import Person, normalise_email

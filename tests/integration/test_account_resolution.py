@@ -3,6 +3,7 @@ once, in a handful of Moodle calls per batch, whatever races around it."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -268,11 +269,12 @@ def test_overlapping_batches_of_many_orders_create_each_account_once(moodle_sand
         client = MoodleClient(moodle_sandbox.url, moodle_sandbox.token)
         picks = [emails[(n * 3 + j) % 20] for j in range(10)]
         people = [AccountRequest(f"learner-{j:04d}", person("Sam", f"Same{j % 5}", e)) for j, e in enumerate(picks)]
-        for _ in range(20):  # the workflow's Retry, for emails another order is creating
+        for attempt in range(40):  # the workflow's Retry, with backoff, for emails another order is creating
             batch = resolve(client, store, people, order_id=f"SHOP-{n}")
             if not batch.waiting:
                 return batch
             people = [p for p in people if p.claimant in batch.waiting]
+            time.sleep(0.01 * min(attempt + 1, 10))
         raise AssertionError("still waiting")
 
     # When they run at once

@@ -1,8 +1,8 @@
-"""The sandbox's HTTP side: Moodle's REST endpoint, token and service checks, formats, faults, knobs."""
+"""The sandbox's HTTP side: a threaded server on Moodle's REST path, its knobs (latency, faults, maintenance),
+and how to start one (in tests, the local runtime, `seatflow sandbox`)."""
 
 from __future__ import annotations
 
-import json
 import random
 import secrets
 import sys
@@ -12,88 +12,14 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-from xml.sax.saxutils import escape, quoteattr
 
-from .store import INVALID_PARAMETER, Store, WsError, parse_form
+from .registry import Mail
+from .rest import REST_PATH, Answer, rest_answer
+from .store import Store
 
-REST_PATH = "/webservice/rest/server.php"
-
-# The functions the sandbox implements, in the order of the recorded service.
-SERVICE_FUNCTIONS: tuple[str, ...] = (
-    "core_webservice_get_site_info",
-    "core_user_get_users_by_field",
-    "core_user_create_users",
-    "core_user_update_users",
-    "enrol_manual_enrol_users",
-    "enrol_manual_unenrol_users",
-    "core_enrol_get_enrolled_users",
-    "core_enrol_get_course_enrolment_methods",
-    "core_role_assign_roles",
-    "core_role_unassign_roles",
-    "core_group_get_course_groups",
-    "core_group_create_groups",
-    "core_group_add_group_members",
-    "core_group_get_group_members",
-    "core_group_delete_group_members",
-    "core_course_get_courses_by_field",
-    "core_user_get_users",
-)
-# Functions that exist in Moodle but that the sandbox does not implement: outside the service.
-OTHER_MOODLE_FUNCTIONS = frozenset(
-    {
-        "core_course_create_courses",
-        "core_course_get_courses",
-        "core_course_delete_courses",
-        "core_user_delete_users",
-        "core_group_delete_groups",
-        "core_enrol_get_users_courses",
-        "core_role_get_roles",
-        "core_cohort_add_cohort_members",
-    }
-)
-
-INVALID_TOKEN = ("core\\exception\\moodle_exception", "invalidtoken", "Invalid token - token not found")
-UNKNOWN_FUNCTION = (
-    "dml_missing_record_exception",
-    "invalidrecord",
-    "Can't find data record in database table external_functions.",
-)
-ACCESS_EXCEPTION = ("webservice_access_exception", "accessexception", "Access control exception")
-SITE_MAINTENANCE = (
-    "core\\exception\\moodle_exception",
-    "sitemaintenance",
-    "The site is undergoing maintenance and is currently not available",
-)
 FAULT_MODES = ("503", "hang", "html")
 FAULT_PAGE = b"<!DOCTYPE html><html><body><h1>503 Service Unavailable</h1></body></html>"
 HTML_PAGE = b"<!DOCTYPE html><html><head><title>Moodle</title></head><body>Error reading from database</body></html>"
-
-
-def to_xml(value: Any) -> str:
-    """Moodle's REST XML for a return value."""
-    if value is None:
-        return '<VALUE null="null"/>\n'
-    if isinstance(value, dict):
-        keys = "".join(f'<KEY name="{escape(str(k))}">{to_xml(v)}</KEY>\n' for k, v in value.items())
-        return f"<SINGLE>\n{keys}</SINGLE>\n"
-    if isinstance(value, list):
-        return "<MULTIPLE>\n" + "".join(to_xml(v) for v in value) + "</MULTIPLE>\n"
-    if isinstance(value, bool):
-        value = int(value)
-    return f"<VALUE>{escape(str(value))}</VALUE>\n"
-
-
-def xml_response(result: Any) -> str:
-    body = "" if result is None else to_xml(result)
-    return f'<?xml version="1.0" encoding="UTF-8" ?>\n<RESPONSE>\n{body}</RESPONSE>\n'
-
-
-def xml_error(envelope: dict[str, Any]) -> str:
-    code = f"<ERRORCODE>{escape(envelope['errorcode'])}</ERRORCODE>\n" if "errorcode" in envelope else ""
-    return (
-        f'<?xml version="1.0" encoding="UTF-8" ?>\n<EXCEPTION class={quoteattr(envelope["exception"])}>\n'
-        f"{code}<MESSAGE>{escape(envelope['message'])}</MESSAGE>\n</EXCEPTION>\n"
-    )
 
 
 class _Server(ThreadingHTTPServer):
@@ -130,8 +56,6 @@ class Sandbox:
         self.httpd = _Server((host, port), _handler_for(self))
         self.url = f"http://{host}:{self.httpd.server_address[1]}"
         self.state = Store(site_url=self.url)
-        self.state.service_functions = SERVICE_FUNCTIONS
-        self.state.set_allowed_functions(None)
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="moodle-sandbox", daemon=True)
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -152,7 +76,7 @@ class Sandbox:
 
     # --- knobs --------------------------------------------------------------------------------------
     @property
-    def outbox(self) -> list[dict[str, Any]]:
+    def outbox(self) -> list[Mail]:
         """Mails Moodle would send: one "new account" mail per account created with createpassword=1."""
         with self.state.lock:
             return list(self.state.outbox)
@@ -189,11 +113,9 @@ class Sandbox:
             return self._rng.random() < self.fault_rate
 
     # --- one request ----------------------------------------------------------------------------------
-    def handle(self, fields: list[tuple[str, str]]) -> tuple[int, str, bytes]:
+    def handle(self, fields: list[tuple[str, str]]) -> Answer:
         """(HTTP status, content type, body) for one request to the REST endpoint."""
-        flat = dict(fields)
-        wsfunction = flat.get("wsfunction")
-        self.state.count_call(wsfunction or "")
+        self.state.count_call(dict(fields).get("wsfunction") or "")
         if self._draw_fault():
             self.state.count_fault()
             if self.fault_mode == "hang":
@@ -203,33 +125,7 @@ class Sandbox:
             return 503, "text/html; charset=utf-8", FAULT_PAGE
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000)  # outside the store's lock
-        fmt = flat.get("moodlewsrestformat", "xml")
-        try:
-            result = self._answer(wsfunction, flat, fields)
-        except WsError as error:
-            if fmt == "json":
-                return 200, "application/json", json.dumps(error.envelope).encode()
-            return 200, "application/xml; charset=utf-8", xml_error(error.envelope).encode()
-        if fmt == "json":
-            return 200, "application/json", json.dumps(result).encode()
-        return 200, "application/xml; charset=utf-8", xml_response(result).encode()
-
-    def _answer(self, wsfunction: str | None, flat: dict[str, str], fields: list[tuple[str, str]]) -> Any:
-        if self.maintenance:
-            raise WsError(*SITE_MAINTENANCE)
-        if not secrets.compare_digest(flat.get("wstoken", ""), self.token):
-            raise WsError(*INVALID_TOKEN)
-        if not wsfunction:
-            raise WsError(*INVALID_PARAMETER)
-        if wsfunction not in SERVICE_FUNCTIONS and wsfunction not in OTHER_MOODLE_FUNCTIONS:
-            raise WsError(*UNKNOWN_FUNCTION)
-        allowed = self.state.allowed_functions
-        if wsfunction not in allowed or wsfunction not in SERVICE_FUNCTIONS:
-            raise WsError(*ACCESS_EXCEPTION)
-        params = parse_form([(k, v) for k, v in fields if k not in ("wstoken", "wsfunction", "moodlewsrestformat")])
-        if wsfunction == "core_webservice_get_site_info":
-            return self.state.site_info([f for f in SERVICE_FUNCTIONS if f in allowed])
-        return self.state.dispatch(wsfunction, params)
+        return rest_answer(self.state, fields, token=self.token, maintenance=self.maintenance)
 
 
 def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:

@@ -6,9 +6,9 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, TextIO
 
+from seatflow_local.commands import CommandError, read_order_file
 from seatflow_local.runtime import LocalRuntime
 
 
@@ -34,7 +34,10 @@ class ProgressBar:
 
 
 def run_command(args: Any) -> int:
-    body = Path(args.order_file).read_text(encoding="utf-8")
+    try:
+        body = read_order_file(args.order_file).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"{args.order_file} is not UTF-8 text (byte {exc.start})") from None
     try:
         payload = json.loads(body)
         order_id = str(payload["order_id"])

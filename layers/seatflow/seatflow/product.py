@@ -9,14 +9,16 @@ Rules, as in the original shop handler unless noted:
   Absent: no end (0). In a URL-encoded string `+` decodes to a space, so `endtime=+35D` and
   `endtime=%2B35D` both mean 35 days.
 - `customersupport`: shortname of a customer-support course.
-Unknown keys, repeated keys, empty values and malformed values are refused, naming the key.
+Unknown keys, repeated keys, empty values and malformed values are refused, naming the key; every bad key
+of a string is found in one reading (`product_param_errors`).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict
@@ -32,6 +34,8 @@ _UNIX = re.compile(r"\d{1,12}")
 _RELATIVE = re.compile(r"[+ ](\d{1,5})([DdHh])")
 _MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
 _UNIT_SECONDS = {"D": 86400, "H": 3600}
+
+T = TypeVar("T")
 
 
 class ProductParamError(ValueError):
@@ -74,62 +78,73 @@ class ProductParams(BaseModel):
 
 def parse_product_params(raw: str) -> ProductParams:
     """Parse the URL-encoded parameter string; raise ProductParamError naming the first bad key."""
+    params, errors = _read_product_params(raw)
+    if errors:
+        raise errors[0]
+    assert params is not None
+    return params
+
+
+def product_param_errors(raw: str) -> list[ProductParamError]:
+    """Every problem of the parameter string, in the order `parse_product_params` meets them; [] when it parses."""
+    return _read_product_params(raw)[1]
+
+
+def _read_product_params(raw: str) -> tuple[ProductParams | None, list[ProductParamError]]:
+    errors: list[ProductParamError] = []
     values: dict[str, str] = {}
+    repeated: set[str] = set()
     for piece in (raw or "").split("&"):
         if not piece:
             continue
         if "=" not in piece:
-            raise ProductParamError(unquote_plus(piece), "expected key=value")
+            errors.append(ProductParamError(unquote_plus(piece), "expected key=value"))
+            continue
         key_raw, value_raw = piece.split("=", 1)
         key = unquote_plus(key_raw).strip()
         if key not in KNOWN_KEYS:
-            raise ProductParamError(key, f"unknown key (known keys: {', '.join(KNOWN_KEYS)})")
-        if key in values:
-            raise ProductParamError(key, "given more than once")
-        values[key] = unquote_plus(value_raw)
-
-    if not values.get("coursename", "").strip():
-        raise ProductParamError("coursename", "required: the shortname of the course")
-    coursename = _shortname("coursename", values["coursename"])
-
-    supervisor = DEFAULT_SUPERVISOR
-    if "supervisor" in values:
-        supervisor = values["supervisor"].strip()
-        if not _ROLE_SHORTNAME.fullmatch(supervisor):
-            raise ProductParamError(
-                "supervisor",
-                f"must be a role shortname (letters, digits, _ and -), got {values['supervisor']!r}",
-            )
-
-    starttime = None
-    if "starttime" in values:
-        starttime = _absolute_time("starttime", values["starttime"])
-
-    endtime: int | None = None
-    relative: RelativeEnd | None = None
-    if "endtime" in values:
-        match = _RELATIVE.fullmatch(values["endtime"].rstrip())
-        if match:
-            amount = int(match.group(1))
-            if amount == 0:
-                raise ProductParamError("endtime", "a relative end must be at least +1D or +1H")
-            relative = RelativeEnd(amount=amount, unit=match.group(2).upper())  # type: ignore[arg-type]
+            errors.append(ProductParamError(key, f"unknown key (known keys: {', '.join(KNOWN_KEYS)})"))
+        elif key in values:
+            if key not in repeated:
+                errors.append(ProductParamError(key, "given more than once"))
+                repeated.add(key)
         else:
-            endtime = _absolute_time("endtime", values["endtime"], relative_allowed=True)
+            values[key] = unquote_plus(value_raw)
+
+    def read(key: str, reader: Callable[[str, str], T]) -> T | None:
+        """The key's value through `reader`, or None (absent, or wrong: then its error is recorded)."""
+        if key not in values:
+            return None
+        try:
+            return reader(key, values[key])
+        except ProductParamError as exc:
+            errors.append(exc)
+            return None
+
+    coursename = None
+    if not values.get("coursename", "").strip():
+        errors.append(ProductParamError("coursename", "required: the shortname of the course"))
+    else:
+        coursename = read("coursename", _shortname)
+    supervisor = read("supervisor", _role_shortname)
+    starttime = read("starttime", _absolute_time)
+    end = read("endtime", _end)
+    endtime = end if isinstance(end, int) else None
     if starttime is not None and endtime is not None and endtime <= starttime:
-        raise ProductParamError("endtime", f"{endtime} is not after starttime {starttime}")
-
-    customersupport = None
-    if "customersupport" in values:
-        customersupport = _shortname("customersupport", values["customersupport"])
-
-    return ProductParams(
-        coursename=coursename,
-        supervisor=supervisor,
-        starttime=starttime,
-        endtime=endtime,
-        endtime_relative=relative,
-        customersupport=customersupport,
+        errors.append(ProductParamError("endtime", f"{endtime} is not after starttime {starttime}"))
+    customersupport = read("customersupport", _shortname)
+    if errors or coursename is None:
+        return None, errors
+    return (
+        ProductParams(
+            coursename=coursename,
+            supervisor=supervisor or DEFAULT_SUPERVISOR,
+            starttime=starttime,
+            endtime=endtime,
+            endtime_relative=end if isinstance(end, RelativeEnd) else None,
+            customersupport=customersupport,
+        ),
+        [],
     )
 
 
@@ -163,6 +178,23 @@ def _shortname(key: str, value: str) -> str:
     if any(ch in value for ch in "<>") or any(ord(ch) < 32 for ch in value):
         raise ProductParamError(key, "must be plain text (no tags or control characters)")
     return value
+
+
+def _role_shortname(key: str, value: str) -> str:
+    supervisor = value.strip()
+    if not _ROLE_SHORTNAME.fullmatch(supervisor):
+        raise ProductParamError(key, f"must be a role shortname (letters, digits, _ and -), got {value!r}")
+    return supervisor
+
+
+def _end(key: str, value: str) -> int | RelativeEnd:
+    match = _RELATIVE.fullmatch(value.rstrip())
+    if not match:
+        return _absolute_time(key, value, relative_allowed=True)
+    amount = int(match.group(1))
+    if amount == 0:
+        raise ProductParamError(key, "a relative end must be at least +1D or +1H")
+    return RelativeEnd(amount=amount, unit=match.group(2).upper())  # type: ignore[arg-type]
 
 
 def _absolute_time(key: str, value: str, *, relative_allowed: bool = False) -> int:

@@ -12,7 +12,7 @@ SAM_STAMP := $(SAM_VENV)/.installed-$(SAM_CLI_VERSION)
 # `make lock LOCK_FLAGS=--upgrade` moves every pin to the newest version requirements-dev.txt allows.
 LOCK_FLAGS ?=
 
-.PHONY: help run test race unit integration workflow contract lint typecheck validate build deploy serve sandbox doctor bench openapi lock clean
+.PHONY: help run test race unit integration workflow contract lint typecheck validate build deploy serve sandbox doctor bench bench-moodle test-moodle openapi lock clean
 
 help:
 	@echo "make run          run the sample order end to end on embedded defaults (moto + Moodle sandbox)"
@@ -25,6 +25,8 @@ help:
 	@echo "make serve        the order endpoint on http://127.0.0.1:8000 (local runtime)"
 	@echo "make sandbox      the Moodle sandbox alone"
 	@echo "make bench        the benchmark (figures in bench/latest.json)"
+	@echo "make test-moodle  the workflow against the real Moodle peer (../shared/moodle-peer; skipped without one)"
+	@echo "make bench-moodle 300 new learners on the Moodle peer: seatflow vs tool_uploaduser (bench/moodle-latest.json)"
 	@echo "make build        sam build;  make deploy: sam deploy --guided (SAM CLI in .venv-sam)"
 	@echo "make lock         re-pin requirements-dev.lock from requirements-dev.txt (LOCK_FLAGS=--upgrade)"
 
@@ -66,6 +68,17 @@ workflow: $(STAMP)
 # Needs ../shared/moodle-ws beside the clone; skipped (with the reason in the summary) without it.
 contract: $(STAMP)
 	$(BIN)/python -m pytest tests/contract
+
+# The peer's env is read from its kit when the shell has none (PEER_DIR defaults to ~/moodle-peer, as in the kit).
+PEER_KIT ?= ../shared/moodle-peer
+PEER_ENV = if [ -z "$$MOODLE_PG" ] && [ -f $(PEER_KIT)/env.sh ] \
+	&& [ -f "$${PEER_DIR:-$$HOME/moodle-peer}/setup-output.json" ]; then eval "$$(bash $(PEER_KIT)/env.sh)"; fi
+
+test-moodle: $(STAMP)
+	@$(PEER_ENV); $(BIN)/python -m pytest tests/moodle -v
+
+bench-moodle: $(STAMP)
+	@$(PEER_ENV); $(BIN)/python -m seatflow_local.bench_moodle
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

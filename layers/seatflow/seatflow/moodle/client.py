@@ -19,7 +19,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from .errors import MoodlePermanentError, MoodleTransientError, error_from_envelope
+from .errors import DatabaseWriteError, MoodlePermanentError, MoodleTransientError, error_from_envelope
 
 logger = logging.getLogger("seatflow.moodle")
 
@@ -131,7 +131,13 @@ class MoodleClient:
             except MoodleTransientError as error:
                 if attempt == attempts or error.reason == "timeout":
                     raise
-                time.sleep(random.uniform(0, TRANSIENT_BASE_DELAY * 2**attempt))  # noqa: S311 - jitter
+            except DatabaseWriteError:
+                # Two orders enrolling (or assigning, or grouping) the same person at once: both passed Moodle's
+                # "not there yet" check and the unique index refused the second insert. The row exists now, and
+                # the call is silent when repeated, so sending it again settles it.
+                if attempt == attempts:
+                    raise
+            time.sleep(random.uniform(0, TRANSIENT_BASE_DELAY * 2**attempt))  # noqa: S311 - jitter
         raise AssertionError("unreachable")
 
     def _call_once(self, wsfunction: str, params: Mapping[str, Any] | None) -> Any:

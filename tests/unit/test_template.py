@@ -143,8 +143,17 @@ def test_a_throttled_batch_is_retried_by_the_state_machine() -> None:
     # Given the batch state of the state machine's definition
     definition = json.loads((ROOT / _props("FulfilOrderStateMachine")["DefinitionUri"]).read_text())
     batch = definition["States"]["EnrolParticipants"]["ItemProcessor"]["States"]["EnrolParticipantBatch"]
-    # Then Lambda's throttling error is one its retriers catch
-    assert any("Lambda.TooManyRequestsException" in retrier["ErrorEquals"] for retrier in batch["Retry"])
+    # Then Lambda's throttling error has a retrier of its own, first (the first matching retrier wins)
+    throttle = batch["Retry"][0]
+    assert throttle["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
+    assert not [r for r in batch["Retry"][1:] if "Lambda.TooManyRequestsException" in r["ErrorEquals"]]
+    # and it waits for a slot about an hour on average (full jitter halves the capped backoff), never less
+    caps = [
+        min(throttle["IntervalSeconds"] * throttle["BackoffRate"] ** n, throttle["MaxDelaySeconds"])
+        for n in range(throttle["MaxAttempts"])
+    ]
+    assert sum(caps) / 2 > 50 * 60
+    assert throttle["JitterStrategy"] == "FULL"
 
 
 # -- alarms ------------------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ class LocalRuntime:
         sandbox_latency_ms: float = 0.0,
         sandbox_fault_rate: float = 0.0,
         log_path: Path | None = None,
+        tracing: bool = False,
     ) -> None:
         self.template = Template()
         env_url, env_token = os.environ.get("MOODLE_URL"), os.environ.get("MOODLE_TOKEN")
@@ -56,6 +57,8 @@ class LocalRuntime:
         self.sandbox_latency_ms = sandbox_latency_ms
         self.sandbox_fault_rate = sandbox_fault_rate
         self.log_path = log_path
+        # X-Ray tracing through Powertools' Tracer, for a test that brings its own recorder and emitter.
+        self.tracing = tracing
         self.sandbox: Any = None
         self.lambdas: InProcessLambda | None = None
         self._mock: Any = None
@@ -82,7 +85,7 @@ class LocalRuntime:
                 "AWS_SESSION_TOKEN": "local",
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
-                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_TRACE_DISABLED": "false" if self.tracing else "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_DEV": "false",
                 "MOODLE_TOKEN": None,

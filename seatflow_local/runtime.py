@@ -2,7 +2,8 @@
 
 - DynamoDB, S3, Secrets Manager and Step Functions run in moto, created from template.yaml (stack.py);
 - the state machine is the same ASL file with the same DefinitionSubstitutions, executed by moto's interpreter;
-- moto's Lambda invocations are routed to the handlers template.yaml names, run in-process, no Docker (lambdas.py);
+- moto's Lambda invocations are routed to the handlers template.yaml names, run in-process, no Docker, within
+  their reserved concurrency (lambdas.py);
 - Moodle is the sandbox, or a real Moodle when MOODLE_URL and MOODLE_TOKEN are set.
 """
 
@@ -38,20 +39,26 @@ class LocalRuntime:
         moodle_url: str | None = None,
         moodle_token: str | None = None,
         max_concurrency: int | None = None,
+        moodle_max_concurrency: int | None = None,
         role_ids: dict[str, int] | None = None,
         sandbox_latency_ms: float = 0.0,
         sandbox_fault_rate: float = 0.0,
         log_path: Path | None = None,
+        tracing: bool = False,
     ) -> None:
         self.template = Template()
         env_url, env_token = os.environ.get("MOODLE_URL"), os.environ.get("MOODLE_TOKEN")
         self.moodle_url = moodle_url or (env_url if env_url and env_token else None)
         self.moodle_token = moodle_token or (env_token if env_url and env_token else None)
         self.max_concurrency = max_concurrency or int(self.template.parameter_default("MapMaxConcurrency"))
+        # The Moodle-wide limit (the batch function's reserved concurrency); None: the template's default.
+        self.moodle_max_concurrency = moodle_max_concurrency
         self.role_ids = role_ids
         self.sandbox_latency_ms = sandbox_latency_ms
         self.sandbox_fault_rate = sandbox_fault_rate
         self.log_path = log_path
+        # X-Ray tracing through Powertools' Tracer, for a test that brings its own recorder and emitter.
+        self.tracing = tracing
         self.sandbox: Any = None
         self.lambdas: InProcessLambda | None = None
         self._mock: Any = None
@@ -78,7 +85,7 @@ class LocalRuntime:
                 "AWS_SESSION_TOKEN": "local",
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
-                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_TRACE_DISABLED": "false" if self.tracing else "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_DEV": "false",
                 "MOODLE_TOKEN": None,
@@ -169,6 +176,7 @@ class LocalRuntime:
             moodle_token=self.moodle_token,
             role_ids=self.role_ids,
             max_concurrency=self.max_concurrency,
+            moodle_max_concurrency=self.moodle_max_concurrency,
         )
         self.table_name = stack.table_name
         self.bucket_name = stack.bucket_name
@@ -178,7 +186,7 @@ class LocalRuntime:
         from seatflow.config import get_settings
 
         get_settings.cache_clear()
-        self.lambdas = InProcessLambda(stack.functions, self.function_arn)
+        self.lambdas = InProcessLambda(stack.functions, self.function_arn, stack.reserved_concurrency)
         self._restore_dispatch = route_lambda_to(self.lambdas)
 
     # -- what a shop and an operator do ------------------------------------------------------------------

@@ -1,8 +1,19 @@
-"""Shared pytest plugins, and a suite that ignores the shell's Moodle settings."""
+"""Shared pytest plugins, a suite that ignores the shell's Moodle settings, and the Powertools environment the
+template gives every function."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+from seatflow_local.template import load_template
+
+# Powertools' Metrics reads its namespace and service when seatflow.observability is first imported, which is
+# at collection: set them first, to the template's values, as Lambda does before any import.
+_GLOBAL_ENV = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+for _name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"):
+    os.environ.setdefault(_name, _GLOBAL_ENV[_name])
 
 pytest_plugins = ["tests.fixtures.aws", "tests.fixtures.sandbox"]
 

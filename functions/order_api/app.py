@@ -6,12 +6,10 @@ its answer returned. Every refusal is an intake.IntakeError turned into `{"error
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
-    OpenAPIRequestValidationMiddleware,
-)
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -23,18 +21,7 @@ from seatflow import intake
 from seatflow.models.order import OrderBody
 from seatflow.observability import logger, metrics, tracer
 
-
-class SignatureBeforeValidation(OpenAPIRequestValidationMiddleware):
-    """Powertools validates the body before any user middleware runs; an unsigned request must learn
-    nothing about our schema, so the signature is checked first, in the validation step itself."""
-
-    def handler(self, app: Any, next_middleware: Any) -> Response:
-        intake.verify_request_signature(app.current_event.headers, intake.raw_body(app.current_event.raw_event))
-        return super().handler(app, next_middleware)
-
-
 app = APIGatewayRestResolver(enable_validation=True)
-app._request_validation_middleware = SignatureBeforeValidation()  # pinned Powertools 3.37; tested
 
 _REFUSALS: dict[int, Any] = {
     status: {
@@ -112,4 +99,20 @@ def answer_unsupported_content_type(error: RequestUnsupportedContentType) -> Res
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Powertools validates the body before any middleware runs; an unsigned request must learn nothing about
+    # our schema, so the signature is checked here, before the resolver sees the request.
+    try:
+        intake.verify_request_signature(event.get("headers"), intake.raw_body(event))
+    except intake.SignatureRejected as refusal:
+        return _refusal_before_routing(refusal)
     return app.resolve(event, context)
+
+
+def _refusal_before_routing(refusal: intake.IntakeError) -> dict[str, Any]:
+    """The proxy response the resolver gives a refusal (`answer_refusal`), for one made before it runs."""
+    return {
+        "statusCode": refusal.status,
+        "body": json.dumps(refusal.body(), separators=(",", ":")),
+        "isBase64Encoded": False,
+        "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
+    }

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .gauge import CallGauge
 from .registry import Mail
 from .rest import REST_PATH, Answer, rest_answer
 from .store import Store
@@ -56,6 +57,7 @@ class Sandbox:
         self.httpd = _Server((host, port), _handler_for(self))
         self.url = f"http://{host}:{self.httpd.server_address[1]}"
         self.state = Store(site_url=self.url)
+        self.calls_in_flight = CallGauge()
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="moodle-sandbox", daemon=True)
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -143,7 +145,8 @@ def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 self._send(404, "text/plain", b"not found")
                 return
             try:
-                status, ctype, body = sandbox.handle(fields)
+                with sandbox.calls_in_flight.track():
+                    status, ctype, body = sandbox.handle(fields)
             except Exception as exc:  # a sandbox bug: answer like a broken PHP page would
                 status, ctype, body = (
                     500,

@@ -108,7 +108,7 @@ def test_every_function_logs_json_to_its_own_log_group_with_the_stack_retention(
     # When each function's log group is looked up
     groups = {key: _props(key)["LoggingConfig"]["LogGroup"]["Ref"] for key in FUNCTIONS}
     # Then each function has a group of its own, kept LogRetentionDays days
-    assert len(set(groups.values())) == len(FUNCTIONS) == 5
+    assert len(set(groups.values())) == len(FUNCTIONS) == 6
     for group in groups.values():
         assert RESOURCES[group]["Type"] == "AWS::Logs::LogGroup"
         assert _props(group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}
@@ -143,8 +143,55 @@ def test_a_throttled_batch_is_retried_by_the_state_machine() -> None:
     # Given the batch state of the state machine's definition
     definition = json.loads((ROOT / _props("FulfilOrderStateMachine")["DefinitionUri"]).read_text())
     batch = definition["States"]["EnrolParticipants"]["ItemProcessor"]["States"]["EnrolParticipantBatch"]
-    # Then Lambda's throttling error is one its retriers catch
-    assert any("Lambda.TooManyRequestsException" in retrier["ErrorEquals"] for retrier in batch["Retry"])
+    # Then Lambda's throttling error has a retrier of its own, first (the first matching retrier wins)
+    throttle = batch["Retry"][0]
+    assert throttle["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
+    assert not [r for r in batch["Retry"][1:] if "Lambda.TooManyRequestsException" in r["ErrorEquals"]]
+    # and it waits for a slot about an hour on average (full jitter halves the capped backoff), never less
+    caps = [
+        min(throttle["IntervalSeconds"] * throttle["BackoffRate"] ** n, throttle["MaxDelaySeconds"])
+        for n in range(throttle["MaxAttempts"])
+    ]
+    assert sum(caps) / 2 > 50 * 60
+    assert throttle["JitterStrategy"] == "FULL"
+
+
+# -- unstarted orders ---------------------------------------------------------------------------------------
+def test_the_unstarted_orders_index_is_sparse_on_the_attribute_the_store_sets() -> None:
+    # Given the table's indexes and the store's index name
+    from seatflow.store.orders import UNSTARTED_ORDERS_INDEX
+
+    [index] = _props("OrdersTable")["GlobalSecondaryIndexes"]
+    # Then the index is keyed on `unstarted_since` alone (only unstarted orders have it) and projects what the
+    # sweeper reads
+    assert index["IndexName"] == UNSTARTED_ORDERS_INDEX
+    assert index["KeySchema"] == [{"AttributeName": "unstarted_since", "KeyType": "HASH"}]
+    assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["participants_recorded"]}
+
+
+def test_the_sweeper_runs_every_minute_and_may_only_read_the_index_mark_orders_and_start_executions() -> None:
+    # Given the sweeper's schedule and policies
+    props = _props("StartUnstartedOrdersFunction")
+    [event] = props["Events"].values()
+    assert (event["Type"], event["Properties"]["Schedule"]) == ("Schedule", "rate(1 minute)")
+    # Then it may start executions of the state machine, scan the index and update items, nothing else
+    templates = [next(iter(p)) for p in props["Policies"] if "Statement" not in p]
+    statements = [stmt for p in props["Policies"] for stmt in p.get("Statement", [])]
+    assert templates == ["StepFunctionsExecutionPolicy"]
+    assert {(stmt["Action"], json.dumps(stmt["Resource"])) for stmt in statements} == {
+        ("dynamodb:Scan", json.dumps({"Fn::Sub": "${OrdersTable.Arn}/index/UnstartedOrders"})),
+        ("dynamodb:UpdateItem", json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]})),
+    }
+
+
+def test_a_failing_sweeper_raises_the_lambda_errors_alarm() -> None:
+    # The age alarm treats no data as fine: a sweeper that fails publishes nothing, its errors must alarm.
+    watched = [
+        dimension["Value"]
+        for metric in _alarm_metrics(_props("LambdaErrorsAlarm"))
+        for dimension in metric["Dimensions"]
+    ]
+    assert {"Ref": "StartUnstartedOrdersFunction"} in watched
 
 
 # -- alarms ------------------------------------------------------------------------------------------------

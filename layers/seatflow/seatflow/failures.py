@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from seatflow.config import Settings, get_settings
 from seatflow.models.tasks import BatchDone, FailureTask, OrderDone
-from seatflow.observability import metrics
+from seatflow.observability import metrics, publish_metric_alone
 from seatflow.store import OrderStore
 
 _cached: tuple[Settings, OrderStore] | None = None
@@ -39,4 +41,5 @@ def record_failure(task: FailureTask) -> dict[str, Any]:
         warnings=None,
         failure={"error": task.error.Error, "reason": reason},
     )
+    publish_metric_alone("OrdersFinished", MetricUnit.Count, [1], status="FAILED")
     return OrderDone(order_id=task.order_id, status="FAILED").model_dump()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Literal
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from seatflow.models.tasks import OrderDone, OrderTask
 from seatflow.moodle import (
     Enrolment,
@@ -14,7 +16,7 @@ from seatflow.moodle import (
     ensure_group,
     find_course_by_shortname,
 )
-from seatflow.observability import logger
+from seatflow.observability import logger, publish_metric_alone
 
 from .delegation import user_context_warnings
 from .errors import SessionNotPossible, count_moodle_error
@@ -88,6 +90,8 @@ def finalize_session(task: OrderTask) -> OrderDone:
         warnings=warnings or None,
         failure=None,
     )
+    # Once per order, with its outcome: the OrdersNotCompleted alarm and the dashboard's outcomes read it.
+    publish_metric_alone("OrdersFinished", MetricUnit.Count, [1], status=status)
     logger.info("session finalised", extra={"status": status, "counts": counts})
     return OrderDone(order_id=order.order_id, status=status, counts=counts)
 

@@ -1,8 +1,11 @@
-"""The order API's rules: authenticate a request, accept an order, report on it.
+"""The order API's rules: authenticate a request, accept an order, report on it; and starting the orders
+it recorded but could not start.
 
 One module per idea: `errors` (every refusal and its HTTP status), `signature` (is this request from the
-shop?), `acceptance` (record the order and start its workflow, once), `report` (GET /orders/{order_id}),
-`clients` (the store and Step Functions client they share). The API function uses the names below.
+shop?), `acceptance` (record the order and start its workflow, once), `workflow` (start an order's execution,
+named after it), `report` (GET /orders/{order_id}), `clients` (the store and Step Functions client they
+share), `sweeper` (start the orders left unstarted; its function imports it directly). The API function uses
+the names below.
 """
 
 from seatflow.intake.acceptance import (

@@ -2,7 +2,7 @@
 
 No automatic retries: Step Functions retries transient errors (``MoodleTransientError``), and several
 Moodle calls are not idempotent. One pooled ``requests.Session`` per client, safe to share between
-threads (the workflow calls Moodle concurrently).
+threads (the workflow calls Moodle concurrently). Each call's time goes to ``latency.call_latencies``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .errors import DatabaseWriteError, MoodlePermanentError, MoodleTransientError, error_from_envelope
+from .latency import call_latencies
 
 logger = logging.getLogger("seatflow.moodle")
 
@@ -153,6 +154,7 @@ class MoodleClient:
         try:
             response = self.session.post(self.endpoint, data=data, timeout=self.timeout)
         except requests.Timeout as exc:
+            call_latencies.record(wsfunction, (time.perf_counter() - started) * 1000)
             raise MoodleTransientError(
                 self._redact(f"timed out after {self.timeout}: {type(exc).__name__}"),
                 reason="timeout",
@@ -160,6 +162,7 @@ class MoodleClient:
                 exception=type(exc).__name__,
             ) from None
         except requests.RequestException as exc:
+            call_latencies.record(wsfunction, (time.perf_counter() - started) * 1000)
             raise MoodleTransientError(
                 self._redact(f"connection failed: {exc}"),
                 reason="connection",
@@ -167,6 +170,7 @@ class MoodleClient:
                 exception=type(exc).__name__,
             ) from None
         elapsed_ms = round((time.perf_counter() - started) * 1000)
+        call_latencies.record(wsfunction, elapsed_ms)
         logger.debug(
             "moodle call",
             extra={"wsfunction": wsfunction, "status": response.status_code, "elapsed_ms": elapsed_ms},

@@ -1,4 +1,4 @@
-"""core_group_*: a course's groups, creating them, and their members (added, listed, removed)."""
+"""core_group_*: a course's groups (created, listed, deleted), and their members (added, listed, removed)."""
 
 from __future__ import annotations
 
@@ -143,6 +143,18 @@ def delete_group_members(site: Site, params: Params) -> None:
         if site.db.user(user_id) is None:
             raise invalid_user()
         site.db.execute("DELETE FROM group_members WHERE group_id = ? AND user_id = ?", (group["id"], user_id))
+
+
+@webservice("core_group_delete_groups")
+def delete_groups(site: Site, params: Params) -> None:
+    """Deletes the groups and their memberships; an unknown group id is a silent no-op."""
+    group_ids = params.get("groupids")
+    if not isinstance(group_ids, list):
+        raise invalid_parameter()
+    for raw in group_ids:
+        group_id = as_int(raw)
+        site.db.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
+        site.db.execute("DELETE FROM groups_ WHERE id = ?", (group_id,))
 
 
 def _member_ids(site: Site, group_id: int) -> list[int]:

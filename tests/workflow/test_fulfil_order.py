@@ -259,7 +259,7 @@ def test_with_a_small_map_concurrency_participants_go_in_batches_and_all_end_enr
 
     # Then fewer invocations than participants did the work, and every participant is enrolled once
     assert document["status"] == "COMPLETED"
-    assert invocations == 6  # batches of at most ceil(11 / (2 slots x 4)) = 2
+    assert invocations == 2  # batches of at most ceil(11 / 2 slots) = 6
     assert [p["status"] for p in document["participants"]] == ["ENROLLED"] * 11
     assert len({p["moodle_user_id"] for p in document["participants"]}) == 11
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from seatflow.lifecycle.events import FINISHED, order_event
 from seatflow.models.tasks import OrderDone, OrderTask
 from seatflow.moodle import (
     Enrolment,
@@ -92,6 +93,7 @@ def finalize_session(task: OrderTask) -> OrderDone:
     )
     # Once per order, with its outcome: the OrdersNotCompleted alarm and the dashboard's outcomes read it.
     publish_metric_alone("OrdersFinished", MetricUnit.Count, [1], status=status)
+    order_event(FINISHED[status], order, status=status, counts=counts)
     logger.info("session finalised", extra={"status": status, "counts": counts})
     return OrderDone(order_id=order.order_id, status=status, counts=counts)
 

@@ -33,6 +33,7 @@ from seatflow.intake.clients import order_store
 from seatflow.intake.errors import OrderConflict, OrderInProgress, OrderRejected
 from seatflow.intake.report import Links, order_link
 from seatflow.intake.workflow import start_workflow
+from seatflow.lifecycle.events import order_event
 from seatflow.models.order import OrderBody, OrderStatus, order_rule_problems
 from seatflow.observability import logger, metrics
 
@@ -105,6 +106,7 @@ def _record_and_start(order: OrderBody) -> AcceptedOrder:
         execution_arn = start_workflow(order.order_id)
         store.mark_running(order.order_id, execution_arn)
         status = "RUNNING"
+        order_event("Order Accepted", result.order.model_copy(update={"execution_arn": execution_arn}), status=status)
         if result.outcome == "created":
             metrics.add_metric(name="OrdersAccepted", unit=MetricUnit.Count, value=1)
     logger.info(

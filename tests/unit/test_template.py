@@ -108,7 +108,7 @@ def test_every_function_logs_json_to_its_own_log_group_with_the_stack_retention(
     # When each function's log group is looked up
     groups = {key: _props(key)["LoggingConfig"]["LogGroup"]["Ref"] for key in FUNCTIONS}
     # Then each function has a group of its own, kept LogRetentionDays days
-    assert len(set(groups.values())) == len(FUNCTIONS) == 7
+    assert len(set(groups.values())) == len(FUNCTIONS) == 8
     for group in groups.values():
         assert RESOURCES[group]["Type"] == "AWS::Logs::LogGroup"
         assert _props(group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}
@@ -161,7 +161,7 @@ def test_the_unstarted_orders_index_is_sparse_on_the_attribute_the_store_sets() 
     # Given the table's indexes and the store's index name
     from seatflow.store.orders import UNSTARTED_ORDERS_INDEX
 
-    [index] = _props("OrdersTable")["GlobalSecondaryIndexes"]
+    [index] = [i for i in _props("OrdersTable")["GlobalSecondaryIndexes"] if i["IndexName"] == UNSTARTED_ORDERS_INDEX]
     # Then the index is keyed on `unstarted_since` alone (only unstarted orders have it) and projects what the
     # sweeper reads
     assert index["IndexName"] == UNSTARTED_ORDERS_INDEX
@@ -323,3 +323,34 @@ def test_the_shop_webhook_signs_with_the_webhook_secret_and_retries_then_parks_w
     [target] = _props("ShopWebhookRule")["Targets"]
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["ShopWebhookDeadLetterQueue", "Arn"]}}
     assert _props("ShopWebhookUndeliveredAlarm")["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+# -- personal data --------------------------------------------------------------------------------------------
+def test_personal_data_is_kept_365_days_after_the_session_unless_told_otherwise() -> None:
+    assert TEMPLATE["Parameters"]["RetentionDays"]["Default"] == 365
+    assert GLOBAL_ENV["RETENTION_DAYS"] == {"Ref": "RetentionDays"}
+    assert _props("OrdersTable")["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_one_persons_records_are_found_by_the_hash_of_their_email_and_the_index_holds_nothing_else() -> None:
+    from seatflow.store import EMAIL_HASH_INDEX
+
+    [index] = [i for i in _props("OrdersTable")["GlobalSecondaryIndexes"] if i["IndexName"] == EMAIL_HASH_INDEX]
+    assert index["KeySchema"] == [{"AttributeName": "email_hash", "KeyType": "HASH"}]
+    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+
+
+def test_only_ttl_deleting_a_retention_item_wakes_the_expiry_function() -> None:
+    # Given the expiry function's stream subscription
+    source = _props("ExpirePersonalDataFunction")["Events"]["RetentionExpired"]["Properties"]
+    assert source["Stream"] == {"Fn::GetAtt": ["OrdersTable", "StreamArn"]}
+    [pattern] = [json.loads(f["Pattern"]) for f in source["FilterCriteria"]["Filters"]]
+    # Then it takes deletions by DynamoDB itself (TTL) of retention items, not a person's DeleteItem nor the
+    # idempotency records TTL also deletes
+    assert pattern == {
+        "eventName": ["REMOVE"],
+        "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
+        "dynamodb": {"Keys": {"SK": {"S": ["RETENTION"]}}},
+    }
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "OnFailure" in source["DestinationConfig"]

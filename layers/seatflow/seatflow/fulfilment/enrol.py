@@ -37,7 +37,8 @@ def enrol_participants(task: ParticipantBatchTask) -> BatchDone:
     order, participants = svc.store.get_order_and_participants(task.order_id, task.participant_keys)
     if order is None or not order.session:
         raise SessionNotPossible(f"order {task.order_id} has no prepared session")
-    pending = [p for p in participants if p.status not in DONE]
+    # An erased participant has no email left to resolve: whatever it ended as, it stays.
+    pending = [p for p in participants if p.status not in DONE and p.erased_at is None]
     outcomes, codes, waiting = enrol_batch(svc, order, pending)
     svc.store.save_participant_outcomes(outcomes)
     order_events("Participant Needs Review", order, _needing_review(outcomes, codes))

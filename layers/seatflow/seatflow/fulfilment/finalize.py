@@ -18,6 +18,7 @@ from seatflow.moodle import (
     find_course_by_shortname,
 )
 from seatflow.observability import logger, publish_metric_alone
+from seatflow.privacy.retention import schedule_personal_data_expiry
 
 from .delegation import user_context_warnings
 from .errors import SessionNotPossible, count_moodle_error
@@ -93,6 +94,7 @@ def finalize_session(task: OrderTask) -> OrderDone:
     )
     # Once per order, with its outcome: the OrdersNotCompleted alarm and the dashboard's outcomes read it.
     publish_metric_alone("OrdersFinished", MetricUnit.Count, [1], status=status)
+    schedule_personal_data_expiry(svc.store, order.order_id, session)
     order_event(FINISHED[status], order, status=status, counts=counts)
     logger.info("session finalised", extra={"status": status, "counts": counts})
     return OrderDone(order_id=order.order_id, status=status, counts=counts)

@@ -36,6 +36,7 @@ from seatflow.intake.workflow import start_workflow
 from seatflow.lifecycle.events import order_event
 from seatflow.models.order import OrderBody, OrderStatus, order_rule_problems
 from seatflow.observability import logger, metrics
+from seatflow.privacy.retention import schedule_personal_data_expiry
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -101,6 +102,9 @@ def _record_and_start(order: OrderBody) -> AcceptedOrder:
     result = store.record_order(order, order.body_sha256())
     if result.outcome == "conflict":
         raise _conflict(order.order_id)
+    if result.outcome == "created":
+        # Until its session is known, an order keeps its personal data RetentionDays from now.
+        schedule_personal_data_expiry(store, order.order_id, None)
     status: OrderStatus = result.order.status
     if status == "RECEIVED":
         execution_arn = start_workflow(order.order_id)

@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from seatflow.models.personal import StoredPerson, email_hash
 from seatflow.product import ProductParams, parse_product_params, product_param_errors
 
 MAX_PARTICIPANTS = 5000
@@ -372,7 +373,7 @@ class OrderItem(BaseModel):
     order_id: str
     status: OrderStatus
     body_sha256: str
-    operator: Person
+    operator: StoredPerson
     product: StoredProduct
     seats: int
     counts: dict[str, int] = Field(default_factory=dict)
@@ -385,10 +386,19 @@ class OrderItem(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     failure: dict[str, Any] | None = None
     finished_at: int | None = None
+    # The operator's: see seatflow.models.personal.
+    email_hash: str | None = None
+    erased_at: int | None = None
 
     @property
     def product_params(self) -> ProductParams:
         return ProductParams.model_validate(self.product.parsed)
+
+    @model_validator(mode="after")
+    def _hash_the_operators_email(self) -> OrderItem:
+        if self.email_hash is None and self.operator.email:
+            self.email_hash = email_hash(self.operator.email)
+        return self
 
 
 class ParticipantItem(BaseModel):
@@ -414,6 +424,15 @@ class ParticipantItem(BaseModel):
     candidates: list[Any] | None = None
     warnings: list[str] = Field(default_factory=list)
     updated_at: int | None = None
+    # See seatflow.models.personal.
+    email_hash: str | None = None
+    erased_at: int | None = None
+
+    @model_validator(mode="after")
+    def _hash_the_email(self) -> ParticipantItem:
+        if self.email_hash is None and self.email_norm:
+            self.email_hash = email_hash(self.email_norm)
+        return self
 
 
 class ParticipantSummary(BaseModel):

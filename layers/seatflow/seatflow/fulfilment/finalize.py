@@ -51,7 +51,8 @@ def finalize_session(task: OrderTask) -> OrderDone:
         description=f"seatflow order {order.order_id} ({order.product.code})",
     )
     enrolled = [p for p in participants if p.status == "ENROLLED" and p.moodle_user_id]
-    members = [int(session["operator_user_id"])] + [int(p.moodle_user_id or 0) for p in enrolled]
+    operator_member = [int(session["operator_user_id"])] if session.get("operator_enrolled", True) else []
+    members = operator_member + [int(p.moodle_user_id or 0) for p in enrolled]
     refused = _add_members(svc, group.id, members)
     joined = [p.participant_key for p in enrolled if p.moodle_user_id not in refused]
     if refused:

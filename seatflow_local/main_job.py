@@ -184,7 +184,8 @@ def serve_command(args: Any) -> int:
             flush=True,
         )
         print(
-            "sign requests with `seatflow sign ORDER.json` (secret in .seatflow/webhook_secret); Ctrl-C stops",
+            "sign requests with `seatflow sign ORDER.json` (secret in .seatflow/webhook_secret), or call it with "
+            "`seatflow status|retry|amend|cancel|erase`; Ctrl-C stops",
             flush=True,
         )
         server.serve_forever()  # returns on Ctrl-C, and closes the socket

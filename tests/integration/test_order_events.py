@@ -159,3 +159,40 @@ def test_an_accepted_order_publishes_order_accepted(aws: AwsWorld, bus_queue: st
     assert (event["detail"]["order_id"], event["detail"]["status"]) == (ORDER_ID, "RUNNING")
     assert event["detail"]["counts"]["participants"] >= 1
     assert "@" not in json.dumps(event)
+
+
+def test_an_order_the_sweeper_starts_publishes_order_accepted_once(
+    aws: AwsWorld, bus_queue: str, call_api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seatflow.config import get_settings
+
+    from tests.integration.test_start_unstarted_orders import recorded_ago, sweep
+
+    sweeper = _load_sweeper()
+    # Given an order recorded while Step Functions refused its start (the API answered 503: no event yet)
+    monkeypatch.setenv("STATE_MACHINE_ARN", aws.state_machine_arn + "-gone")
+    get_settings.cache_clear()
+    assert call_api(sign_event(load_event("api_post_order.json"))).status == 503
+    monkeypatch.setenv("STATE_MACHINE_ARN", aws.state_machine_arn)
+    get_settings.cache_clear()
+    assert delivered(bus_queue) == []
+    # When the sweeper starts it, and runs again
+    recorded_ago(aws, 120)
+    assert sweep(sweeper)["started"] == [ORDER_ID]
+    sweep(sweeper)
+    # Then the shop hears once that the order was accepted and runs
+    [event] = delivered(bus_queue)
+    assert (event["detail-type"], event["detail"]["status"]) == ("Order Accepted", "RUNNING")
+
+
+def _load_sweeper() -> Any:
+    import importlib.util
+
+    from tests.fixtures.aws import ROOT
+
+    path = ROOT / "functions" / "start_unstarted_orders" / "app.py"
+    spec = importlib.util.spec_from_file_location("seatflow_start_unstarted_orders_app_events", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

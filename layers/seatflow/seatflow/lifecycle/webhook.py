@@ -4,7 +4,7 @@ The body is `{"id", "type", "time", "detail"}` (the EventBridge envelope without
 and `Seatflow-Signature: t=<unix>,v1=<HMAC-SHA256 of "<t>.<body>">` is made with the webhook secret: the shop
 checks it exactly as seatflow checks the shop's orders (same scheme, same secret, same 5-minute tolerance).
 Anything but a 2xx raises `WebhookNotDelivered`: the SQS message comes back after its visibility timeout and is
-tried again, then parked in the dead-letter queue (docs/decisions/0010-shop-webhook.md).
+tried again, then parked in the dead-letter queue (docs/decisions/0011-shop-webhook.md).
 """
 
 from __future__ import annotations

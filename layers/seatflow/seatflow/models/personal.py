@@ -3,7 +3,7 @@
 Every item holding a person's data carries `email_hash`, the SHA-256 of their normalised email: the table's
 `ByEmailHash` index finds all of them for an erasure, and it stays when the data goes, so exactly-once
 (amendments, replays, a repeated erasure) still recognises the person. Erased fields hold ERASED ("").
-See docs/decisions/0011-personal-data.md.
+See docs/decisions/0012-personal-data.md.
 """
 
 from __future__ import annotations

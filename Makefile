@@ -22,7 +22,7 @@ help:
 	@echo "make workflow     tests/workflow alone: the state machine end to end in the local runtime"
 	@echo "make contract     tests/contract alone: the Moodle recordings replayed against the sandbox"
 	@echo "make lint         ruff + mypy + sam validate --lint"
-	@echo "make serve        the order endpoint on http://127.0.0.1:8000 (local runtime)"
+	@echo "make serve        every endpoint of the order API on http://127.0.0.1:8000 (local runtime)"
 	@echo "make sandbox      the Moodle sandbox alone"
 	@echo "make bench        the benchmark (figures in bench/latest.json)"
 	@echo "make test-moodle  the workflow against the real Moodle peer (../shared/moodle-peer; skipped without one)"

@@ -1,4 +1,4 @@
-"""`seatflow` command line: sign, sandbox, run, serve, doctor."""
+"""`seatflow` command line: sign, sandbox, run, serve, doctor; status, retry, amend, cancel, erase."""
 
 from __future__ import annotations
 
@@ -55,6 +55,10 @@ def _build_parser() -> argparse.ArgumentParser:
 
     doctor = command("doctor", "check a Moodle for what seatflow needs")
     doctor.add_argument("--product", default=None, help="product parameter string to check")
+
+    from seatflow_local.lifecycle_commands import add_lifecycle_commands
+
+    add_lifecycle_commands(command)
     return parser
 
 
@@ -84,6 +88,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             return sandbox_command(args)
         except ValueError as exc:  # the sandbox refuses an option value (e.g. an unknown fault mode)
             raise CommandError(str(exc)) from None
+    if args.command in ("status", "retry", "amend", "cancel", "erase"):
+        from seatflow_local.lifecycle_commands import lifecycle_command
+
+        return lifecycle_command(args)
     require_moodle_pair()
     if args.command == "run":
         from seatflow_local.main_job import run_command

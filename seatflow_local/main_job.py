@@ -65,6 +65,7 @@ def run_command(args: Any) -> int:
         else:
             print(format_report(document))
             print(format_timeline(runtime.history(order_id), description))
+            print(format_events(runtime.events(order_id), runtime.events_path))
             print(f"\nLogs: {runtime.log_file}")
     return 0 if document.get("status") == "COMPLETED" else 1
 
@@ -141,6 +142,28 @@ def format_timeline(events: list[dict[str, Any]], description: dict[str, Any]) -
     return "\n".join(lines)
 
 
+EVENT_COUNTS = ("participants", "enrolled", "needs_review", "failed")
+
+
+def format_events(events: list[dict[str, Any]], path: object) -> str:
+    """The order's events, as the shop's webhook and the bus's other rules would receive them."""
+    lines = ["", f"Events (source seatflow; appended to {path}):"]
+    for event in events:
+        detail = event.get("detail", {})
+        counts = detail.get("counts") or {}
+        about = (
+            f"{detail['participant_key']} ({detail.get('reason_code') or 'see the report'})"
+            if detail.get("participant_key")
+            else ", ".join(f"{k} {counts[k]}" for k in EVENT_COUNTS if k in counts)
+        )
+        lines.append(
+            f"  {event.get('time', ''):<21} {event.get('detail-type', ''):<26} {detail.get('status', ''):<9} {about}"
+        )
+    if not events:
+        lines.append("  (none)")
+    return "\n".join(lines)
+
+
 def _date(timestamp: Any) -> str:
     try:
         return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -161,7 +184,8 @@ def serve_command(args: Any) -> int:
             flush=True,
         )
         print(
-            "sign requests with `seatflow sign ORDER.json` (secret in .seatflow/webhook_secret); Ctrl-C stops",
+            "sign requests with `seatflow sign ORDER.json` (secret in .seatflow/webhook_secret), or call it with "
+            "`seatflow status|retry|amend|cancel|erase`; Ctrl-C stops",
             flush=True,
         )
         server.serve_forever()  # returns on Ctrl-C, and closes the socket

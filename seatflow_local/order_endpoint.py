@@ -1,6 +1,7 @@
 """`seatflow serve`'s HTTP side: API Gateway's part, played by werkzeug in front of the in-process order function.
 
-As API Gateway does, it routes (`POST /orders`, `GET /orders/{order_id}`), decodes the path, reads the body
+As API Gateway does, it routes (every `Api` event of template.yaml's functions: `POST /orders`,
+`GET /orders/{order_id}`, `POST /erasures`, and each route added there), decodes the path, reads the body
 within a bound and answers whatever is not a well-formed request itself, always in JSON: 404 for another
 path, 405 with `Allow` for another method, 411 without a length, 400 for a bad length or chunk, 413 over the
 bound. Everything else becomes an API Gateway proxy event for the order function, whose answer is sent back
@@ -23,6 +24,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wsgi import get_path_info
 
+from seatflow_local.template import Template
+
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
@@ -32,7 +35,9 @@ if TYPE_CHECKING:
 MAX_BODY_BYTES = 10 * 1024 * 1024
 LISTEN_BACKLOG = 1024  # the kernel caps it at net.core.somaxconn (4096 on current Linux)
 READ_TIMEOUT_SECONDS = 30  # a client that stops sending mid-body must not hold a thread forever
-ROUTES = "POST /orders and GET /orders/{order_id}"
+# The routes API Gateway serves, as template.yaml declares them: (method, path with {parameters}).
+API_ROUTES = Template().api_routes()
+ROUTES = ", ".join(f"{method} {path}" for method, path in API_ROUTES)
 _CONTROL_CHARACTERS = str.maketrans({c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]})
 
 # An API Gateway proxy event for (method, decoded path, path parameters); the order function's answer to one.
@@ -54,9 +59,10 @@ def order_endpoint_app(event_for: EventFor, invoke: Invoke) -> Callable[..., Ite
     def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         try:
             method, path = environ["REQUEST_METHOD"], get_path_info(environ).rstrip("/") or "/"
-            path_parameters = _route(method, path)
+            resource, path_parameters = _route(method, path)
             body = _read_body(environ, method)
             event = event_for(method, path, path_parameters)
+            event["resource"] = event.setdefault("requestContext", {})["resourcePath"] = resource
             event["headers"] = dict(EnvironHeaders(environ).items())
             try:
                 event["body"], event["isBase64Encoded"] = body.decode("utf-8"), False
@@ -73,19 +79,36 @@ def order_endpoint_app(event_for: EventFor, invoke: Invoke) -> Callable[..., Ite
     return app
 
 
-def _route(method: str, path: str) -> dict[str, str] | None:
-    """The route's path parameters; a Refusal for another path (404) or another method (405)."""
-    parts = path.strip("/").split("/")
-    if parts == ["orders"]:
-        allowed, parameters = "POST", None
-    elif len(parts) == 2 and parts[0] == "orders":
-        allowed, parameters = "GET", {"order_id": parts[1]}
-    else:
+def _route(method: str, path: str) -> tuple[str, dict[str, str] | None]:
+    """The route's resource (`/orders/{order_id}`) and path parameters; a Refusal for another path (404) or
+    another method (405, with the methods the path takes)."""
+    allowed: dict[str, tuple[str, dict[str, str]]] = {}
+    for route_method, resource in API_ROUTES:
+        parameters = _match(resource, path)
+        if parameters is not None:
+            allowed[route_method] = (resource, parameters)
+    if not allowed:
         raise Refusal(404, "not_found", f"no route for {path}: this endpoint serves {ROUTES}")
-    if method != allowed:
+    if method not in allowed:
+        methods = ", ".join(sorted(allowed))
         raise Refusal(
-            405, "method_not_allowed", f"{method} is not allowed on {path}: use {allowed}", {"Allow": allowed}
+            405, "method_not_allowed", f"{method} is not allowed on {path}: use {methods}", {"Allow": methods}
         )
+    resource, parameters = allowed[method]
+    return resource, parameters or None
+
+
+def _match(resource: str, path: str) -> dict[str, str] | None:
+    """The path parameters when `path` fits `resource` (`{name}` takes one non-empty segment), else None."""
+    expected, given = resource.strip("/").split("/"), path.strip("/").split("/")
+    if len(expected) != len(given):
+        return None
+    parameters: dict[str, str] = {}
+    for part, value in zip(expected, given, strict=True):
+        if part.startswith("{") and part.endswith("}") and value:
+            parameters[part[1:-1]] = value
+        elif part != value:
+            return None
     return parameters
 
 

@@ -45,6 +45,7 @@ class LocalRuntime:
         sandbox_fault_rate: float = 0.0,
         log_path: Path | None = None,
         tracing: bool = False,
+        events_path: Path | None = None,
     ) -> None:
         self.template = Template()
         env_url, env_token = os.environ.get("MOODLE_URL"), os.environ.get("MOODLE_TOKEN")
@@ -59,6 +60,9 @@ class LocalRuntime:
         self.log_path = log_path
         # X-Ray tracing through Powertools' Tracer, for a test that brings its own recorder and emitter.
         self.tracing = tracing
+        # The order events (seatflow.lifecycle.events) are appended here instead of going to EventBridge.
+        self.events_path = events_path or STATE_DIR / "events.jsonl"
+        self._events_offset = 0
         self.sandbox: Any = None
         self.lambdas: InProcessLambda | None = None
         self._mock: Any = None
@@ -90,8 +94,11 @@ class LocalRuntime:
                 "POWERTOOLS_DEV": "false",
                 "MOODLE_TOKEN": None,
                 "WEBHOOK_SECRET": None,
+                "SEATFLOW_EVENTS_FILE": str(self.events_path),
             }
         )
+        self.events_path.parent.mkdir(parents=True, exist_ok=True)
+        self._events_offset = self.events_path.stat().st_size if self.events_path.exists() else 0
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         # moto also routes every `requests` call through its `responses` mock (for AWS URLs called without
@@ -259,6 +266,15 @@ class LocalRuntime:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {order_id} still {description['status']} after {timeout}s")
             time.sleep(0.1)
+
+    def events(self, order_id: str) -> list[dict[str, Any]]:
+        """The events of this order published since the runtime started, oldest first."""
+        if not self.events_path.exists():
+            return []
+        with self.events_path.open(encoding="utf-8") as stream:
+            stream.seek(self._events_offset)
+            events = [json.loads(line) for line in stream if line.strip()]
+        return [event for event in events if event.get("detail", {}).get("order_id") == order_id]
 
     def history(self, order_id: str) -> list[dict[str, Any]]:
         import boto3

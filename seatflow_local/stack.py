@@ -86,6 +86,8 @@ def create_stack(
         **({"MoodleMaxConcurrency": str(moodle_max_concurrency)} if moodle_max_concurrency else {}),
         "LogLevel": os.environ.get("SEATFLOW_LOG_LEVEL", "INFO"),
         **secret_arns,
+        # Named as CloudFormation names it; locally the events go to a file (SEATFLOW_EVENTS_FILE), not to a bus.
+        **{bus: f"{STACK_NAME}-{bus}" for bus in tpl.logical_ids("AWS::Events::EventBus")},
     }
     attributes: dict[tuple[str, str], str] = {(sm.logical_id, "Name"): state_machine_name}
     functions = tpl.functions()

@@ -113,6 +113,15 @@ class Template:
     def parameter_default(self, name: str) -> Any:
         return self.document.get("Parameters", {}).get(name, {}).get("Default")
 
+    def api_routes(self) -> list[tuple[str, str]]:
+        """(method, path) of each route of the functions' `Api` events, e.g. ("GET", "/orders/{order_id}")."""
+        routes = []
+        for logical_id in self.logical_ids("AWS::Serverless::Function"):
+            for event in self.resources[logical_id]["Properties"].get("Events", {}).values():
+                if event.get("Type") == "Api":
+                    routes.append((str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"])))
+        return sorted(routes, key=lambda route: (route[1], route[0]))
+
 
 def resolve(value: Any, names: dict[str, str], attributes: dict[tuple[str, str], str]) -> Any:
     """Resolves Ref / Fn::GetAtt / Fn::Sub against the local names of resources and parameters."""

@@ -1,4 +1,4 @@
-"""POST /orders and GET /orders/{order_id}: the shop's entry point.
+"""POST /orders, GET /orders/{order_id} and POST /erasures: the shop's entry point.
 
 Thin: the signature is checked, the body parsed into OrderBody, one function of seatflow.intake called,
 its answer returned. Every refusal is an intake.IntakeError turned into `{"error", "message", "problems"}`.
@@ -76,6 +76,28 @@ def post_order(order: Annotated[OrderBody, Body()]) -> Response[intake.AcceptedO
 def get_order(order_id: str) -> Response[intake.OrderReport]:
     report = intake.read_order_report(order_id)
     return Response(200, content_types.APPLICATION_JSON, report)
+
+
+@app.post(
+    "/erasures",
+    summary="Erase a person's personal data from every record",
+    description="Names, emails, phone, city, institution and usernames go; ids, statuses and the email's hash "
+    "stay, so the person's orders stay exactly-once. Moodle is untouched: use its privacy tools there. "
+    "Asking again changes nothing and gives the same answer.",
+    responses={
+        200: {
+            "description": "Every record about the person now holds none of their personal data",
+            "content": {"application/json": {"model": intake.ErasureReport}},
+        },
+        **_REFUSALS,
+        409: {
+            "description": "One of the person's orders is being fulfilled: send the same request after Retry-After",
+            "content": {"application/json": {"model": intake.ProblemReport}},
+        },
+    },
+)
+def post_erasure(request: Annotated[intake.ErasureRequest, Body()]) -> Response[intake.ErasureReport]:
+    return Response(200, content_types.APPLICATION_JSON, intake.erase_personal_data(request))
 
 
 @app.exception_handler(intake.IntakeError)

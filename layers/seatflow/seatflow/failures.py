@@ -8,8 +8,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from seatflow.config import Settings, get_settings
+from seatflow.lifecycle.events import order_event
 from seatflow.models.tasks import BatchDone, FailureTask, OrderDone
 from seatflow.observability import metrics, publish_metric_alone
+from seatflow.privacy.retention import schedule_personal_data_expiry
 from seatflow.store import OrderStore
 
 _cached: tuple[Settings, OrderStore] | None = None
@@ -42,4 +44,8 @@ def record_failure(task: FailureTask) -> dict[str, Any]:
         failure={"error": task.error.Error, "reason": reason},
     )
     publish_metric_alone("OrdersFinished", MetricUnit.Count, [1], status="FAILED")
+    order = store.get_order(task.order_id)
+    if order is not None:
+        schedule_personal_data_expiry(store, order.order_id, order.session)
+        order_event("Order Failed", order, failure={"error": task.error.Error, "reason": reason})
     return OrderDone(order_id=task.order_id, status="FAILED").model_dump()

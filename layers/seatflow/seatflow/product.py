@@ -9,6 +9,14 @@ Rules, as in the original shop handler unless noted:
   Absent: no end (0). In a URL-encoded string `+` decodes to a space, so `endtime=+35D` and
   `endtime=%2B35D` both mean 35 days.
 - `customersupport`: shortname of a customer-support course.
+- `duration`: days of access after the effective start when there is no `endtime` (both: refused, naming
+  `duration`, since one of them would be ignored).
+- `renewable` (`0`/`1`): with neither `endtime` nor `duration`, access ends one year after the start.
+- `autoenrolsupervisor` (`0`/`1`, default `1`): `0`, the operator is neither enrolled in the course nor put
+  in the order's group (their account is still found or created, for delegated administration).
+- `requiredroles`: comma-separated roles the order's participants may hold: `student` (learners) and
+  `supervisor`, or the supervisor role's shortname (tutors). Absent: both. This departs from the handler's
+  default (`student` only), which would refuse every order with tutors that seatflow accepted so far.
 Unknown keys, repeated keys, empty values and malformed values are refused, naming the key; every bad key
 of a string is found in one reading (`product_param_errors`).
 """
@@ -23,7 +31,8 @@ from urllib.parse import unquote_plus
 
 from pydantic import BaseModel, ConfigDict
 
-KNOWN_KEYS = ("coursename", "supervisor", "starttime", "endtime", "customersupport")
+KNOWN_KEYS: tuple[str, ...] = ("coursename", "supervisor", "starttime", "endtime", "customersupport")
+KNOWN_KEYS += ("duration", "renewable", "autoenrolsupervisor", "requiredroles")  # the seed's other parameters
 DEFAULT_SUPERVISOR = "teacher"
 
 # Moodle: course shortname 255 chars; role shortname PARAM_ALPHANUMEXT.
@@ -34,6 +43,10 @@ _UNIX = re.compile(r"\d{1,12}")
 _RELATIVE = re.compile(r"[+ ](\d{1,5})([DdHh])")
 _MAX_TIMESTAMP = 253402300799  # 9999-12-31T23:59:59Z
 _UNIT_SECONDS = {"D": 86400, "H": 3600}
+_MAX_DURATION_DAYS = 36_500
+ParticipantRole = Literal["learner", "tutor"]
+# What a participant holds, by role: learners are students, tutors hold the product's supervisor role.
+_ROLE_HELD: dict[str, str] = {"learner": "student", "tutor": "supervisor"}
 
 T = TypeVar("T")
 
@@ -74,6 +87,14 @@ class ProductParams(BaseModel):
     endtime: int | None = None
     endtime_relative: RelativeEnd | None = None
     customersupport: str | None = None
+    duration: int | None = None  # days
+    renewable: bool = False
+    autoenrolsupervisor: bool = True
+    requiredroles: tuple[Literal["student", "supervisor"], ...] | None = None
+
+    def takes(self, role: ParticipantRole) -> bool:
+        """May the order bring participants of this role (requiredroles)?"""
+        return self.requiredroles is None or _ROLE_HELD[role] in self.requiredroles
 
 
 def parse_product_params(raw: str) -> ProductParams:
@@ -133,6 +154,12 @@ def _read_product_params(raw: str) -> tuple[ProductParams | None, list[ProductPa
     if starttime is not None and endtime is not None and endtime <= starttime:
         errors.append(ProductParamError("endtime", f"{endtime} is not after starttime {starttime}"))
     customersupport = read("customersupport", _shortname)
+    duration = read("duration", _days)
+    if duration is not None and "endtime" in values:
+        errors.append(ProductParamError("duration", "endtime is given too: give one of them (one would be ignored)"))
+    renewable = read("renewable", _flag)
+    autoenrol = read("autoenrolsupervisor", _flag)
+    roles = read("requiredroles", lambda key, value: _roles(key, value, supervisor or DEFAULT_SUPERVISOR))
     if errors or coursename is None:
         return None, errors
     return (
@@ -143,6 +170,10 @@ def _read_product_params(raw: str) -> tuple[ProductParams | None, list[ProductPa
             endtime=endtime,
             endtime_relative=end if isinstance(end, RelativeEnd) else None,
             customersupport=customersupport,
+            duration=duration,
+            renewable=bool(renewable),
+            autoenrolsupervisor=autoenrol is not False,
+            requiredroles=roles,
         ),
         [],
     )
@@ -153,13 +184,22 @@ def session_dates(params: ProductParams, *, now: int, course_start: int) -> tupl
 
     The start is `starttime` or `now`, moved to the course start when the course starts later.
     A relative end counts from that effective start. An absolute end that falls on or before the
-    effective start is refused (ProductParamError on `endtime`).
+    effective start is refused (ProductParamError on `endtime`). Without an end: `duration` days after the
+    start, else one calendar year for a renewable product, else no end.
     """
     start = params.starttime if params.starttime is not None else now
     if course_start and course_start > start:
         start = course_start
     if params.endtime_relative is not None:
         return start, start + params.endtime_relative.seconds
+    if params.endtime is None and params.duration is not None:
+        return start, start + params.duration * _UNIT_SECONDS["D"]
+    if params.endtime is None and params.renewable:
+        begins = datetime.fromtimestamp(start, UTC)
+        try:
+            return start, int(begins.replace(year=begins.year + 1).timestamp())
+        except ValueError:  # 29 February: a year later is the 28th
+            return start, int(begins.replace(year=begins.year + 1, day=28).timestamp())
     if params.endtime is None:
         return start, 0
     if params.endtime <= start:
@@ -185,6 +225,39 @@ def _role_shortname(key: str, value: str) -> str:
     if not _ROLE_SHORTNAME.fullmatch(supervisor):
         raise ProductParamError(key, f"must be a role shortname (letters, digits, _ and -), got {value!r}")
     return supervisor
+
+
+def _days(key: str, value: str) -> int:
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= _MAX_DURATION_DAYS:
+        raise ProductParamError(key, f"must be a number of days from 1 to {_MAX_DURATION_DAYS}, got {value!r}")
+    return int(text)
+
+
+def _flag(key: str, value: str) -> bool:
+    if value.strip() not in ("0", "1"):
+        raise ProductParamError(key, f"must be 0 or 1, got {value!r}")
+    return value.strip() == "1"
+
+
+def _roles(key: str, value: str, supervisor: str) -> tuple[Literal["student", "supervisor"], ...]:
+    """`student,supervisor` -> ("student", "supervisor"); the supervisor role may be named by its shortname."""
+    names = [name.strip() for name in value.split(",")]
+    if not any(names):
+        raise ProductParamError(key, "must name at least one role: student, supervisor")
+    held: list[Literal["student", "supervisor"]] = []
+    for name in filter(None, names):
+        if name == "student":
+            held.append("student")
+        elif name in ("supervisor", supervisor):
+            held.append("supervisor")
+        else:
+            raise ProductParamError(
+                key,
+                f"{name!r} is not a role of this product: participants hold student (learners) or the supervisor "
+                f"role {supervisor!r} (tutors); write student, supervisor or both, comma-separated",
+            )
+    return tuple(dict.fromkeys(held))
 
 
 def _end(key: str, value: str) -> int | RelativeEnd:

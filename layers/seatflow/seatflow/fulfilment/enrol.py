@@ -12,6 +12,7 @@ from collections import Counter
 from typing import Any
 
 from seatflow.accounts import AccountRequest, AccountResolution, resolve_accounts
+from seatflow.lifecycle.events import order_events
 from seatflow.models.order import OrderItem, ParticipantItem
 from seatflow.models.tasks import BatchDone, ParticipantBatchTask, ParticipantState
 from seatflow.moodle import Enrolment, MoodlePermanentError, enrol_users, isolate_refusals
@@ -36,9 +37,11 @@ def enrol_participants(task: ParticipantBatchTask) -> BatchDone:
     order, participants = svc.store.get_order_and_participants(task.order_id, task.participant_keys)
     if order is None or not order.session:
         raise SessionNotPossible(f"order {task.order_id} has no prepared session")
-    pending = [p for p in participants if p.status not in DONE]
+    # An erased participant has no email left to resolve: whatever it ended as, it stays.
+    pending = [p for p in participants if p.status not in DONE and p.erased_at is None]
     outcomes, codes, waiting = enrol_batch(svc, order, pending)
     svc.store.save_participant_outcomes(outcomes)
+    order_events("Participant Needs Review", order, _needing_review(outcomes, codes))
 
     statuses = Counter(p.status for p in outcomes)
     accounts = Counter(p.account for p in outcomes if p.status == "ENROLLED" and p.account)
@@ -121,6 +124,22 @@ def enrol_batch(
         )
     ordered = [outcomes[p.participant_key] for p in participants if p.participant_key in outcomes]
     return ordered, codes, dict(batch.waiting)
+
+
+def _needing_review(outcomes: list[ParticipantItem], codes: dict[str, str]) -> list[dict[str, Any]]:
+    """The detail of each participant this run left NEEDS_REVIEW (a re-run skips them: one event each)."""
+    return [
+        {
+            "participant_key": p.participant_key,
+            "participant_status": p.status,
+            "role": p.role,
+            "email": p.email,
+            "reason_code": codes.get(p.participant_key),
+            "reason": p.reason,
+        }
+        for p in outcomes
+        if p.status == "NEEDS_REVIEW"
+    ]
 
 
 def _role(session: dict[str, Any], participant: ParticipantItem) -> dict[str, Any]:

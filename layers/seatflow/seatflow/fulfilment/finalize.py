@@ -7,6 +7,7 @@ from typing import Literal
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from seatflow.lifecycle.events import FINISHED, order_event
 from seatflow.models.tasks import OrderDone, OrderTask
 from seatflow.moodle import (
     Enrolment,
@@ -17,6 +18,7 @@ from seatflow.moodle import (
     find_course_by_shortname,
 )
 from seatflow.observability import logger, publish_metric_alone
+from seatflow.privacy.retention import schedule_personal_data_expiry
 
 from .delegation import user_context_warnings
 from .errors import SessionNotPossible, count_moodle_error
@@ -49,7 +51,8 @@ def finalize_session(task: OrderTask) -> OrderDone:
         description=f"seatflow order {order.order_id} ({order.product.code})",
     )
     enrolled = [p for p in participants if p.status == "ENROLLED" and p.moodle_user_id]
-    members = [int(session["operator_user_id"])] + [int(p.moodle_user_id or 0) for p in enrolled]
+    operator_member = [int(session["operator_user_id"])] if session.get("operator_enrolled", True) else []
+    members = operator_member + [int(p.moodle_user_id or 0) for p in enrolled]
     refused = _add_members(svc, group.id, members)
     joined = [p.participant_key for p in enrolled if p.moodle_user_id not in refused]
     if refused:
@@ -92,6 +95,8 @@ def finalize_session(task: OrderTask) -> OrderDone:
     )
     # Once per order, with its outcome: the OrdersNotCompleted alarm and the dashboard's outcomes read it.
     publish_metric_alone("OrdersFinished", MetricUnit.Count, [1], status=status)
+    schedule_personal_data_expiry(svc.store, order.order_id, session)
+    order_event(FINISHED[status], order, status=status, counts=counts)
     logger.info("session finalised", extra={"status": status, "counts": counts})
     return OrderDone(order_id=order.order_id, status=status, counts=counts)
 

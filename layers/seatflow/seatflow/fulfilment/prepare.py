@@ -46,18 +46,19 @@ def prepare_session(task: OrderTask, *, now: int | None = None) -> SessionPrepar
     operator = resolve_account(moodle, svc.store, person_of(order), order_id=order.order_id, claimant="operator")
     if not operator.usable or operator.user is None:
         raise OperatorAccountAmbiguous(f"operator: {operator.reason}")
-    enrol_users(
-        moodle,
-        [
-            Enrolment(
-                course_id=course.id,
-                user_id=operator.user.id,
-                role_id=supervisor_role_id,
-                timestart=timestart,
-                timeend=timeend,
-            )
-        ],
-    )
+    if params.autoenrolsupervisor:  # autoenrolsupervisor=0: the operator stays out of the course and its group
+        enrol_users(
+            moodle,
+            [
+                Enrolment(
+                    course_id=course.id,
+                    user_id=operator.user.id,
+                    role_id=supervisor_role_id,
+                    timestart=timestart,
+                    timeend=timeend,
+                )
+            ],
+        )
     user_context_roles = {
         "supervisor": role_assignable_in_user_context(moodle, supervisor_role_id, operator.user.id),
         "student": role_assignable_in_user_context(moodle, student_role_id, operator.user.id),
@@ -82,6 +83,7 @@ def prepare_session(task: OrderTask, *, now: int | None = None) -> SessionPrepar
             "operator_user_id": operator.user.id,
             "operator_username": operator.user.username,
             "operator_account": operator.outcome,
+            "operator_enrolled": params.autoenrolsupervisor,
             "user_context_roles": user_context_roles,
         },
     )

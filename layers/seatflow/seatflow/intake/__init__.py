@@ -3,9 +3,9 @@ it recorded but could not start.
 
 One module per idea: `errors` (every refusal and its HTTP status), `signature` (is this request from the
 shop?), `acceptance` (record the order and start its workflow, once), `workflow` (start an order's execution,
-named after it), `report` (GET /orders/{order_id}), `clients` (the store and Step Functions client they
-share), `sweeper` (start the orders left unstarted; its function imports it directly). The API function uses
-the names below.
+named after it), `report` (GET /orders/{order_id}), `erasures` (POST /erasures), `clients` (the store and
+Step Functions client they share), `sweeper` (start the orders left unstarted; its function imports it
+directly). The API function uses the names below.
 """
 
 from seatflow.intake.acceptance import (
@@ -15,6 +15,7 @@ from seatflow.intake.acceptance import (
     forget_idempotency_layer,
 )
 from seatflow.intake.clients import forget_clients
+from seatflow.intake.erasures import ErasurePostponed, ErasureRequest, erase_personal_data
 from seatflow.intake.errors import (
     IN_PROGRESS_RETRY_AFTER_SECONDS,
     WORKFLOW_RETRY_AFTER_SECONDS,
@@ -39,6 +40,7 @@ from seatflow.intake.report import (
     read_order_report,
 )
 from seatflow.intake.signature import raw_body, verify_request_signature
+from seatflow.privacy import ErasureReport
 
 
 def reset() -> None:
@@ -52,6 +54,9 @@ __all__ = [
     "IN_PROGRESS_RETRY_AFTER_SECONDS",
     "WORKFLOW_RETRY_AFTER_SECONDS",
     "AcceptedOrder",
+    "ErasurePostponed",
+    "ErasureReport",
+    "ErasureRequest",
     "IntakeError",
     "InvalidJson",
     "Links",
@@ -66,6 +71,7 @@ __all__ = [
     "SignatureRejected",
     "WorkflowNotStarted",
     "accept_order",
+    "erase_personal_data",
     "order_link",
     "problems_from_validation",
     "raw_body",

@@ -33,8 +33,10 @@ from seatflow.intake.clients import order_store
 from seatflow.intake.errors import OrderConflict, OrderInProgress, OrderRejected
 from seatflow.intake.report import Links, order_link
 from seatflow.intake.workflow import start_workflow
+from seatflow.lifecycle.events import order_event
 from seatflow.models.order import OrderBody, OrderStatus, order_rule_problems
 from seatflow.observability import logger, metrics
+from seatflow.privacy.retention import schedule_personal_data_expiry
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -100,11 +102,15 @@ def _record_and_start(order: OrderBody) -> AcceptedOrder:
     result = store.record_order(order, order.body_sha256())
     if result.outcome == "conflict":
         raise _conflict(order.order_id)
+    if result.outcome == "created":
+        # Until its session is known, an order keeps its personal data RetentionDays from now.
+        schedule_personal_data_expiry(store, order.order_id, None)
     status: OrderStatus = result.order.status
     if status == "RECEIVED":
         execution_arn = start_workflow(order.order_id)
         store.mark_running(order.order_id, execution_arn)
         status = "RUNNING"
+        order_event("Order Accepted", result.order.model_copy(update={"execution_arn": execution_arn}), status=status)
         if result.outcome == "created":
             metrics.add_metric(name="OrdersAccepted", unit=MetricUnit.Count, value=1)
     logger.info(

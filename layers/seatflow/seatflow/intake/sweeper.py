@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from seatflow.intake.clients import order_store
 from seatflow.intake.errors import WorkflowNotStarted
 from seatflow.intake.workflow import start_workflow
+from seatflow.lifecycle.events import order_event
 from seatflow.observability import logger, metrics
 from seatflow.store.table import unix_now
 
@@ -54,6 +55,9 @@ def start_unstarted_orders() -> SweepOutcome:
             continue
         store.mark_running(order.order_id, execution_arn)
         started.append(order.order_id)
+        accepted = store.get_order(order.order_id)
+        if accepted is not None:  # the same event (and event_id) as when the API starts an order
+            order_event("Order Accepted", accepted, status="RUNNING")
     oldest = max((now - since for since in left.values()), default=0)
     metrics.add_metric(name="OldestUnstartedOrderAgeSeconds", unit=MetricUnit.Seconds, value=oldest)
     outcome = SweepOutcome(started=started, left_unstarted=sorted(left), oldest_unstarted_age_seconds=oldest)

@@ -30,7 +30,14 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from seatflow.product import ProductParams, parse_product_params, product_param_errors
+from seatflow.models.personal import StoredPerson, email_hash
+from seatflow.product import (
+    ParticipantRole,
+    ProductParamError,
+    ProductParams,
+    parse_product_params,
+    product_param_errors,
+)
 
 MAX_PARTICIPANTS = 5000
 ORDER_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
@@ -197,7 +204,7 @@ class OrderBody(BaseModel):
     def _rule_inputs(self) -> dict[str, Any]:
         """What the rules across fields read, shaped as a raw body (people as Person models)."""
         participants = {"learners": self.participants.learners, "tutors": self.participants.tutors}
-        return {"seats": self.seats, "participants": participants}
+        return {"seats": self.seats, "participants": participants, "product": self.product}
 
     def canonical_json(self) -> str:
         """The normalised body (trimmed emails, parsed defaults aside) in one stable spelling."""
@@ -281,7 +288,31 @@ def _rule_breaches(body: Any, *, wrong: set[Loc]) -> list[tuple[Loc, str]]:
                         "(emails are compared case-insensitively; one participant per email)",
                     )
                 )
-    return breaches
+    return breaches + _role_breaches(body.get("product"), people, wrong)
+
+
+def _role_breaches(product: Any, people: Mapping[str, list[Any]], wrong: set[Loc]) -> list[tuple[Loc, str]]:
+    """Participants of a role the product's `requiredroles` does not name (checked once the params parse)."""
+    raw = product.get("params") if isinstance(product, Mapping) else getattr(product, "params", None)
+    if not isinstance(raw, str) or any(loc[:2] == ("product", "params") for loc in wrong):
+        return []
+    try:
+        params = parse_product_params(raw)
+    except ProductParamError:
+        return []
+    held: dict[str, tuple[ParticipantRole, str]] = {
+        "learners": ("learner", "student"),
+        "tutors": ("tutor", "the supervisor role"),
+    }
+    return [
+        (
+            ("participants", group),
+            f"this product takes no {group}: its requiredroles ({', '.join(params.requiredroles or ())}) do not "
+            f"name {held[group][1]}; remove the {len(people[group])} {group[:-1]}(s) or change the product",
+        )
+        for group in ("learners", "tutors")
+        if people.get(group) and not params.takes(held[group][0])
+    ]
 
 
 def _as_errors(breaches: Iterable[tuple[Loc, str]]) -> list[InitErrorDetails]:
@@ -372,7 +403,7 @@ class OrderItem(BaseModel):
     order_id: str
     status: OrderStatus
     body_sha256: str
-    operator: Person
+    operator: StoredPerson
     product: StoredProduct
     seats: int
     counts: dict[str, int] = Field(default_factory=dict)
@@ -385,10 +416,19 @@ class OrderItem(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     failure: dict[str, Any] | None = None
     finished_at: int | None = None
+    # The operator's: see seatflow.models.personal.
+    email_hash: str | None = None
+    erased_at: int | None = None
 
     @property
     def product_params(self) -> ProductParams:
         return ProductParams.model_validate(self.product.parsed)
+
+    @model_validator(mode="after")
+    def _hash_the_operators_email(self) -> OrderItem:
+        if self.email_hash is None and self.operator.email:
+            self.email_hash = email_hash(self.operator.email)
+        return self
 
 
 class ParticipantItem(BaseModel):
@@ -414,6 +454,15 @@ class ParticipantItem(BaseModel):
     candidates: list[Any] | None = None
     warnings: list[str] = Field(default_factory=list)
     updated_at: int | None = None
+    # See seatflow.models.personal.
+    email_hash: str | None = None
+    erased_at: int | None = None
+
+    @model_validator(mode="after")
+    def _hash_the_email(self) -> ParticipantItem:
+        if self.email_hash is None and self.email_norm:
+            self.email_hash = email_hash(self.email_norm)
+        return self
 
 
 class ParticipantSummary(BaseModel):

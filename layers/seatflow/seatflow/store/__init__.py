@@ -1,23 +1,27 @@
 """DynamoDB data access: the one table of docs/design.md (PK/SK), pydantic models in and out.
 
 OrderStore is the table's one interface, composed of one part per kind of item: orders.py (orders, whose
-recording also writes their participants), participants.py, claims.py (the account-claim protocol), all on
-the plumbing and the keys of table.py.
+recording also writes their participants), participants.py, claims.py (the account-claim protocol),
+personal_data.py (one person's records, their erasure, each order's retention item), all on the plumbing and
+the keys of table.py.
 """
 
 from seatflow.store.claims import CLAIM_LEASE_SECONDS, AccountClaims, ClaimRequest
 from seatflow.store.orders import OrderRecords
+from seatflow.store.personal_data import EMAIL_HASH_INDEX, RETENTION_SK, PersonalDataRecords
 from seatflow.store.table import ACCOUNT_SK, ORDER_SK, ItemNotFound, account_pk, order_pk, participant_sk
 
 
-class OrderStore(OrderRecords, AccountClaims):
-    """The single table: orders, their participants and the account claims.
+class OrderStore(OrderRecords, AccountClaims, PersonalDataRecords):
+    """The single table: orders, their participants, the account claims and the personal data they hold.
     The boto3 client is created on first use, once, under a lock."""
 
 
 __all__ = [
     "ACCOUNT_SK",
     "CLAIM_LEASE_SECONDS",
+    "EMAIL_HASH_INDEX",
+    "RETENTION_SK",
     "ClaimRequest",
     "ORDER_SK",
     "ItemNotFound",

@@ -31,13 +31,20 @@ def published(runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch, capsys: py
     """Metrics on, as on Lambda (the local runtime turns them off); a reader of the EMF documents printed since."""
     from seatflow.moodle.latency import call_latencies
 
+    decoder = json.JSONDecoder()
     call_latencies.publish()  # still disabled: forgets the times of calls made outside any invocation
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
     capsys.readouterr()
 
     def documents(name: str) -> list[dict[str, Any]]:
-        lines = capsys.readouterr().out.splitlines()
-        return [d for d in (json.loads(line) for line in lines if line.startswith('{"_aws"')) if name in d]
+        # Batches run in threads here (in separate Lambdas on AWS): two prints may share a line.
+        found: list[dict[str, Any]] = []
+        for line in capsys.readouterr().out.splitlines():
+            position = 0
+            while line.startswith('{"_aws"', position):
+                document, position = decoder.raw_decode(line, position)
+                found.append(document)
+        return [d for d in found if name in d]
 
     return documents
 

@@ -1,4 +1,4 @@
-"""POST /orders: check the order's rules, then record it and start its workflow, once per order id.
+"""POST /orders: record a validated order and start its workflow, once per order id.
 
 Idempotency, two layers:
 - Powertools Idempotency on `accept_order`, keyed on the order id, with payload validation: a replay
@@ -30,11 +30,11 @@ from pydantic import BaseModel
 
 from seatflow.config import get_settings
 from seatflow.intake.clients import order_store
-from seatflow.intake.errors import OrderConflict, OrderInProgress, OrderRejected
+from seatflow.intake.errors import OrderConflict, OrderInProgress
 from seatflow.intake.report import Links, order_link
 from seatflow.intake.workflow import start_workflow
 from seatflow.lifecycle.events import order_event
-from seatflow.models.order import OrderBody, OrderStatus, order_rule_problems
+from seatflow.models.order import OrderBody, OrderStatus
 from seatflow.observability import logger, metrics
 from seatflow.privacy.retention import schedule_personal_data_expiry
 
@@ -53,10 +53,7 @@ class AcceptedOrder(BaseModel):
 
 
 def accept_order(order: OrderBody, context: LambdaContext | None = None) -> AcceptedOrder:
-    """Check the rules across fields, then record the order and start its workflow, once per order id."""
-    problems = order_rule_problems(order)
-    if problems:
-        raise OrderRejected(f"the order has {len(problems)} problem(s)", problems)
+    """Record the validated order and start its workflow, once per order id."""
     accept, config = _idempotent_accept()
     if context is not None:
         config.register_lambda_context(context)

@@ -151,6 +151,15 @@ def test_transient_moodle_faults_are_retried_to_success(sample_order):
     assert document["status"] == "COMPLETED"
 
 
+def test_a_replayed_completed_order_answers_its_current_status(runtime, sample_order):
+    # Given an order fulfilled since the shop first posted it (the first answer said RUNNING)
+    assert fulfil(runtime, sample_order)["status"] == "COMPLETED"
+    # When the shop posts it again
+    status, answer = runtime.submit_order(json.dumps(sample_order))
+    # Then the replay is answered with where the order is now, not the cached first answer
+    assert (status, answer["status"]) == (202, "COMPLETED")
+
+
 def test_replayed_order_and_rerun_workflow_duplicate_nothing(runtime, sample_order):
     # Given a fulfilled order
     first = fulfil(runtime, sample_order)

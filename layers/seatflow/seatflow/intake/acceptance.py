@@ -53,18 +53,23 @@ class AcceptedOrder(BaseModel):
 
 
 def accept_order(order: OrderBody, context: LambdaContext | None = None) -> AcceptedOrder:
-    """Record the validated order and start its workflow, once per order id."""
+    """Record the validated order and start its workflow, once per order id; the answer holds its current status."""
     accept, config = _idempotent_accept()
     if context is not None:
         config.register_lambda_context(context)
     try:
-        return accept(order=order)  # type: ignore[no-any-return]
+        accepted: AcceptedOrder = accept(order=order)
     except IdempotencyValidationError:
         raise _conflict(order.order_id) from None
     except IdempotencyAlreadyInProgressError:
         raise OrderInProgress(
             f"order {order.order_id} is being accepted by another request; retry in a few seconds"
         ) from None
+    # A replay gets the answer stored when the order was first accepted (RUNNING): say where it is now.
+    recorded = order_store().get_order(order.order_id)
+    if recorded is not None and recorded.status != accepted.status:
+        accepted = accepted.model_copy(update={"status": recorded.status})
+    return accepted
 
 
 def forget_idempotency_layer() -> None:

@@ -232,20 +232,6 @@ def serve_command(args: Any) -> int:
 
 
 # -- doctor ---------------------------------------------------------------------------------------------------
-REQUIRED_FUNCTIONS = {
-    "core_webservice_get_site_info": "read which functions the token may call",
-    "core_user_get_users": "find accounts by email (case-insensitive)",
-    "core_user_get_users_by_field": "check which usernames are free",
-    "core_user_create_users": "create accounts",
-    "core_course_get_courses_by_field": "find the course by shortname",
-    "enrol_manual_enrol_users": "enrol participants and the operator",
-    "core_role_assign_roles": "attach new accounts to the operator",
-    "core_group_get_course_groups": "find the order's group",
-    "core_group_create_groups": "create the order's group",
-    "core_group_add_group_members": "add participants to the group",
-}
-
-
 def doctor_command(args: Any) -> int:
     from seatflow.config import get_settings
     from seatflow.diagnosis import diagnose
@@ -258,7 +244,7 @@ def doctor_command(args: Any) -> int:
         )
         print(f"seatflow doctor: checking {where}")
         print(f"  {moodle_lines(runtime)[1]}")
-        findings = diagnose(get_settings(), product=args.product, required=REQUIRED_FUNCTIONS)
+        findings = diagnose(get_settings(), product=args.product)
     problems = 0
     for finding in findings:
         mark = "ok  " if finding.ok else "FIX "

@@ -10,9 +10,11 @@ environment:
   MOODLE_URL          a real Moodle for run, serve and doctor, e.g. https://moodle.example.com
   MOODLE_TOKEN        its web-service token: set both MOODLE_URL and MOODLE_TOKEN, or neither for the
                       embedded Moodle sandbox
-  MOODLE_ROLE_IDS     JSON role shortname -> id, merged over the standard ids
-                      (manager 1, editingteacher 3, teacher 4, student 5), e.g. '{"customer": 9}'
-  WEBHOOK_SECRET      the secret orders are signed with (default: .seatflow/webhook_secret, created once)
+  MOODLE_ROLE_IDS     JSON role shortname -> id for run, serve and doctor, merged over the standard ids
+                      (manager 1, editingteacher 3, teacher 4, student 5), e.g. '{"customer": 9}';
+                      the sandbox's own map is {"customer": 9}
+  WEBHOOK_SECRET      the secret orders are signed with, by sign and the other commands and checked by
+                      run and serve (default: .seatflow/webhook_secret, created once)
   SEATFLOW_LOG_LEVEL  the functions' log level in the local runtime (default INFO); logs go to
                       .seatflow/logs/local.jsonl
 """

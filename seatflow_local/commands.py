@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import sys
@@ -40,6 +41,24 @@ def require_moodle_pair(env: Mapping[str, str] = os.environ) -> None:
             "MOODLE_TOKEN is set but MOODLE_URL is not: set the Moodle site's URL too, "
             "or unset MOODLE_TOKEN to use the embedded Moodle sandbox"
         )
+
+
+def role_ids_from_env(env: Mapping[str, str] = os.environ) -> dict[str, int] | None:
+    """MOODLE_ROLE_IDS as a role shortname -> id map, None when unset, or a CommandError saying what is wrong."""
+    raw = env.get("MOODLE_ROLE_IDS", "").strip()
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise CommandError(f"MOODLE_ROLE_IDS is not JSON ({exc}): give it as '{{\"customer\": 9}}'") from None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and type(v) is int and v > 0 for k, v in value.items()
+    ):
+        raise CommandError(
+            f"MOODLE_ROLE_IDS must map role shortnames to positive role ids, e.g. '{{\"customer\": 9}}', not {raw[:80]}"
+        )
+    return value
 
 
 def local_webhook_secret(path: Path = SECRET_FILE) -> str:

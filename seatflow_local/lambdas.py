@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 from botocore.exceptions import ClientError
 
+from seatflow_local.lambda_output import printing_to_log
 from seatflow_local.template import FunctionSpec
 
 # Enough invocation spans for the largest bench order; older ones are dropped.
@@ -95,6 +96,8 @@ class InProcessLambda:
         self.errors: Counter[str] = Counter()
         self.completed_items: set[str] = set()
         self.spans: deque[InvocationSpan] = deque(maxlen=MAX_SPANS)
+        # (function, order id, participant keys) -> attempts: every attempt after the first is a state's Retry.
+        self.attempts: Counter[tuple[str, str, tuple[str, ...]]] = Counter()
 
     def handler(self, function: str) -> Callable[[dict[str, Any], Any], Any]:
         spec = self._specs[function]
@@ -106,7 +109,7 @@ class InProcessLambda:
                 assert module_spec and module_spec.loader
                 module: ModuleType = importlib.util.module_from_spec(module_spec)
                 module_spec.loader.exec_module(module)
-                self._handlers[spec.logical_id] = getattr(module, attr)
+                self._handlers[spec.logical_id] = self._observed(spec.logical_id, getattr(module, attr))
             return self._handlers[spec.logical_id]
 
     def invoke_json(self, function: str, event: dict[str, Any]) -> Any:
@@ -144,6 +147,31 @@ class InProcessLambda:
             with self._lock:
                 self._running[function] -= 1
                 self.spans.append(InvocationSpan(function, started, time.monotonic()))
+
+    def retries(self, order_id: str, *, batches_only: bool = False) -> int:
+        """How many invocations for this order were attempts again (a state's Retry), in batches or in all tasks."""
+        with self._lock:
+            return sum(
+                n - 1
+                for (_, order, keys), n in self.attempts.items()
+                if order == order_id and (keys or not batches_only)
+            )
+
+    def _observed(
+        self, logical_id: str, handler: Callable[[dict[str, Any], Any], Any]
+    ) -> Callable[[dict[str, Any], Any], Any]:
+        """The handler as invoked here: its prints go to its log (lambda_output), its attempts are counted."""
+
+        def invoke(event: dict[str, Any], context: Any) -> Any:
+            if isinstance(event, dict) and isinstance(event.get("order_id"), str):
+                keys = event.get("participant_keys")
+                attempt = (logical_id, event["order_id"], tuple(keys) if isinstance(keys, list) else ())
+                with self._lock:
+                    self.attempts[attempt] += 1
+            with printing_to_log():
+                return handler(event, context)
+
+        return invoke
 
     # The boto3 Lambda client's `invoke`, as moto's interpreter calls it.
     def invoke(self, FunctionName: str, Payload: Any = None, **_: Any) -> dict[str, Any]:  # noqa: N803

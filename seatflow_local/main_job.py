@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -12,15 +13,36 @@ from seatflow_local.commands import CommandError, read_order_file
 from seatflow_local.runtime import LocalRuntime
 
 
+# -- what the local runtime talks to ----------------------------------------------------------------------------
+def moodle_lines(runtime: LocalRuntime) -> list[str]:
+    """Which Moodle the runtime talks to, and the role map it uses: said before anything is sent."""
+    from seatflow.config import DEFAULT_ROLE_IDS
+
+    if runtime.sandbox:
+        where = f"embedded sandbox at {runtime.moodle_url} (set MOODLE_URL and MOODLE_TOKEN to use yours)"
+    else:
+        where = f"{runtime.moodle_url} (MOODLE_URL)"
+    overrides = runtime.role_ids or {}
+    roles = ", ".join(f"{name} {role_id}" for name, role_id in {**DEFAULT_ROLE_IDS, **overrides}.items())
+    if overrides:
+        source = f"{', '.join(overrides)} from {runtime.role_ids_source}, the others Moodle's standard ids"
+    else:
+        source = "Moodle's standard ids; set MOODLE_ROLE_IDS for others"
+    return [f"Moodle: {where}", f"roles: {roles} ({source})"]
+
+
 # -- run ------------------------------------------------------------------------------------------------------
 class ProgressBar:
-    def __init__(self, total: int, stream: TextIO = sys.stderr, width: int = 30) -> None:
+    """Participants done, redrawn in place: only on a terminal, so that a redirected output holds no \r frames."""
+
+    def __init__(self, total: int, stream: TextIO, width: int = 30) -> None:
         self.total, self.stream, self.width = max(total, 1), stream, width
         self.last = -1
+        self.shown = stream.isatty()
 
     def update(self, done: int) -> None:
         done = min(done, self.total)
-        if done == self.last:
+        if not self.shown or done == self.last:
             return
         self.last = done
         filled = int(self.width * done / self.total)
@@ -29,8 +51,9 @@ class ProgressBar:
         self.stream.flush()
 
     def close(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
+        if self.shown and self.last >= 0:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def run_command(args: Any) -> int:
@@ -38,25 +61,19 @@ def run_command(args: Any) -> int:
         body = read_order_file(args.order_file).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CommandError(f"{args.order_file} is not UTF-8 text (byte {exc.start})") from None
-    try:
-        payload = json.loads(body)
-        order_id = str(payload["order_id"])
-        total = sum(len(payload.get("participants", {}).get(k) or []) for k in ("learners", "tutors"))
-    except (ValueError, KeyError, TypeError) as exc:
-        print(f"{args.order_file}: not an order body ({exc})", file=sys.stderr)
-        return 2
+    total = _participant_count(body)
     with LocalRuntime() as runtime:
-        where = "the Moodle sandbox" if runtime.sandbox else runtime.moodle_url
-        print(
-            f"seatflow: posting order {order_id} ({total} participants) to the order endpoint; Moodle: {where}",
-            file=sys.stderr,
-        )
+        for line in moodle_lines(runtime):
+            print(f"seatflow: {line}", file=sys.stderr)
+        print(f"seatflow: posting {args.order_file} ({total} participants) to the order endpoint", file=sys.stderr)
         status, answer = runtime.submit_order(body)
         if status != 202:
-            print(f"refused with HTTP {status}:", file=sys.stderr)
-            print(json.dumps(answer, indent=2, ensure_ascii=False), file=sys.stderr)
+            # The endpoint names every problem; with --json its answer is the document.
+            print(f"seatflow: refused with HTTP {status}", file=sys.stderr)
+            print(json.dumps(answer, indent=2, ensure_ascii=False), file=sys.stdout if args.json else sys.stderr)
             return 1
-        bar = ProgressBar(total)
+        order_id = str(answer["order_id"])
+        bar = ProgressBar(total, sys.stderr)
         description = runtime.wait_for_order(order_id, on_progress=bar.update)
         bar.close()
         _, document = runtime.get_order(order_id)
@@ -64,10 +81,20 @@ def run_command(args: Any) -> int:
             print(json.dumps(document, indent=2, ensure_ascii=False))
         else:
             print(format_report(document))
-            print(format_timeline(runtime.history(order_id), description))
+            retries = runtime.lambdas.retries(order_id, batches_only=True) if runtime.lambdas else 0
+            print(format_timeline(runtime.history(order_id), description, batch_retries=retries))
             print(format_events(runtime.events(order_id), runtime.events_path))
             print(f"\nLogs: {runtime.log_file}")
     return 0 if document.get("status") == "COMPLETED" else 1
+
+
+def _participant_count(body: str) -> int:
+    """Learners + tutors of a body, for the progress bar; 0 when it is no order (the endpoint says why)."""
+    try:
+        participants = json.loads(body).get("participants") or {}
+        return sum(len(participants.get(role) or []) for role in ("learners", "tutors"))
+    except (ValueError, AttributeError, TypeError):
+        return 0
 
 
 def format_report(document: dict[str, Any]) -> str:
@@ -106,39 +133,49 @@ def format_report(document: dict[str, Any]) -> str:
         )
         if p.get("reason"):
             lines.append(f"      reason: {p['reason']}")
-        if p.get("attached_to_operator"):
-            lines.append("      attached to the operator (delegated administration)")
     return "\n".join(lines)
 
 
-def format_timeline(events: list[dict[str, Any]], description: dict[str, Any]) -> str:
-    """The states entered and left, with their durations, as the console's graph and event views show them."""
+def format_timeline(events: list[dict[str, Any]], description: dict[str, Any], *, batch_retries: int = 0) -> str:
+    """The states entered and left, in the order they were entered, with their durations and retries, as the
+    console's graph and event views show them. `batch_retries`: the Map's child executions' retries (their
+    history is not the execution's)."""
     if not events:
         return "\n(no history)"
     start = events[0]["timestamp"]
-    lines = ["", f"Execution {description.get('name')}: {description.get('status')}", ""]
-    lines.append(f"  {'entered +s':>10}  {'duration':>9}  {'state':<22} how it ended")
+    rows: list[tuple[float, str]] = []
+
+    def row(at: Any, took: str, state: str, how: str) -> None:
+        offset = (at - start).total_seconds()
+        rows.append((offset, f"  {offset:>10.3f}  {took:>9}  {state:<22} {how}"))
+
     entered: dict[str, Any] = {}
+    attempts: dict[str, int] = {}
+    current = ""
     for event in events:
         kind = event["type"]
         details = next((v for k, v in event.items() if k.endswith("EventDetails") and isinstance(v, dict)), {})
+        name = details.get("name", "")
         if kind.endswith("StateEntered"):
-            entered[details.get("name", "")] = event["timestamp"]
+            entered[name], attempts[name], current = event["timestamp"], 0, name
             if kind in ("FailStateEntered", "SucceedStateEntered"):
-                offset = (event["timestamp"] - start).total_seconds()
-                lines.append(
-                    f"  {offset:>10.3f}  {'':>9}  {details.get('name', ''):<22} {kind[: -len('StateEntered')]}"
-                )
-        elif kind.endswith("StateExited") and details.get("name") in entered:
-            began = entered.pop(details["name"])
-            if kind in ("SucceedStateExited",):
-                continue
-            offset = (began - start).total_seconds()
-            took = (event["timestamp"] - began).total_seconds()
-            lines.append(f"  {offset:>10.3f}  {took:>8.3f}s  {details['name']:<22} exited")
+                row(event["timestamp"], "", name, kind[: -len("StateEntered")])
+        elif kind in ("TaskScheduled", "LambdaFunctionScheduled") and current:
+            attempts[current] += 1
+        elif kind.endswith("StateExited") and name in entered and kind != "SucceedStateExited":
+            began = entered.pop(name)
+            how = "exited"
+            retried = attempts.pop(name, 0) - 1 if kind == "TaskStateExited" else 0
+            if kind == "MapStateExited":
+                retried = batch_retries
+            if retried > 0:
+                how += f", retried {retried}x" + (" (batches)" if kind == "MapStateExited" else "")
+            row(began, f"{(event['timestamp'] - began).total_seconds():.3f}s", name, how)
         elif kind in ("MapRunStarted", "MapRunSucceeded", "MapRunFailed", "ExecutionSucceeded", "ExecutionFailed"):
-            offset = (event["timestamp"] - start).total_seconds()
-            lines.append(f"  {offset:>10.3f}  {'':>9}  {'':<22} {kind}")
+            row(event["timestamp"], "", "", kind)
+    lines = ["", f"Execution {description.get('name')}: {description.get('status')}", ""]
+    lines.append(f"  {'entered +s':>10}  {'duration':>9}  {'state':<22} how it ended")
+    lines += [text for _, text in sorted(rows, key=lambda r: r[0])]  # stable: ties keep the history's order
     return "\n".join(lines)
 
 
@@ -175,16 +212,18 @@ def _date(timestamp: Any) -> str:
 def serve_command(args: Any) -> int:
     from seatflow_local.order_endpoint import ROUTES, serve_runtime
 
+    secret = "WEBHOOK_SECRET" if os.environ.get("WEBHOOK_SECRET") else "secret in .seatflow/webhook_secret"
     with LocalRuntime() as runtime:
         server = serve_runtime(runtime, args.host, args.port)
-        where = f"the Moodle sandbox at {runtime.moodle_url}" if runtime.sandbox else runtime.moodle_url
-        print(f"seatflow order endpoint on http://{args.host}:{server.port} ({ROUTES}); Moodle: {where}", flush=True)
+        print(f"seatflow order endpoint on http://{args.host}:{server.port} ({ROUTES})", flush=True)
+        for line in moodle_lines(runtime):
+            print(line, flush=True)
         print(
             "state lives in memory (moto, and the sandbox when used): every order is lost when serve stops",
             flush=True,
         )
         print(
-            "sign requests with `seatflow sign ORDER.json` (secret in .seatflow/webhook_secret), or call it with "
+            f"sign requests with `seatflow sign ORDER.json` ({secret}), or call it with "
             "`seatflow status|retry|amend|cancel|erase`; Ctrl-C stops",
             flush=True,
         )
@@ -193,20 +232,6 @@ def serve_command(args: Any) -> int:
 
 
 # -- doctor ---------------------------------------------------------------------------------------------------
-REQUIRED_FUNCTIONS = {
-    "core_webservice_get_site_info": "read which functions the token may call",
-    "core_user_get_users": "find accounts by email (case-insensitive)",
-    "core_user_get_users_by_field": "check which usernames are free",
-    "core_user_create_users": "create accounts",
-    "core_course_get_courses_by_field": "find the course by shortname",
-    "enrol_manual_enrol_users": "enrol participants and the operator",
-    "core_role_assign_roles": "attach new accounts to the operator",
-    "core_group_get_course_groups": "find the order's group",
-    "core_group_create_groups": "create the order's group",
-    "core_group_add_group_members": "add participants to the group",
-}
-
-
 def doctor_command(args: Any) -> int:
     from seatflow.config import get_settings
     from seatflow.diagnosis import diagnose
@@ -218,7 +243,8 @@ def doctor_command(args: Any) -> int:
             else runtime.moodle_url
         )
         print(f"seatflow doctor: checking {where}")
-        findings = diagnose(get_settings(), product=args.product, required=REQUIRED_FUNCTIONS)
+        print(f"  {moodle_lines(runtime)[1]}")
+        findings = diagnose(get_settings(), product=args.product)
     problems = 0
     for finding in findings:
         mark = "ok  " if finding.ok else "FIX "

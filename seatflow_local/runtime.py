@@ -4,7 +4,9 @@
 - the state machine is the same ASL file with the same DefinitionSubstitutions, executed by moto's interpreter;
 - moto's Lambda invocations are routed to the handlers template.yaml names, run in-process, no Docker, within
   their reserved concurrency (lambdas.py);
-- Moodle is the sandbox, or a real Moodle when MOODLE_URL and MOODLE_TOKEN are set.
+- Moodle is the sandbox, or a real Moodle when MOODLE_URL and MOODLE_TOKEN are set;
+- the settings a user gives (MOODLE_ROLE_IDS, WEBHOOK_SECRET) are the deployed stack's, the functions' output
+  (logs, metrics, third-party warnings) goes to the log file, and the terminal shows only what the command says.
 """
 
 from __future__ import annotations
@@ -12,13 +14,16 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from seatflow_local.commands import local_webhook_secret
+from seatflow_local.commands import local_webhook_secret, require_moodle_pair, role_ids_from_env
+from seatflow_local.lambda_output import FunctionOutputToLog
 from seatflow_local.lambdas import InProcessLambda, route_lambda_to
 from seatflow_local.stack import ACCOUNT_ID, REGION, create_stack, function_arn
 from seatflow_local.template import ROOT, Template
@@ -28,6 +33,13 @@ STATE_DIR = ROOT / ".seatflow"
 SANDBOX_ROLE_IDS = {"customer": 9}
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+class _JsonLines(logging.Formatter):
+    """A third-party record as one JSON line, like the functions' own in the same file."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return json.dumps({"level": record.levelname, "logger": record.name, "message": record.getMessage()})
 
 
 class LocalRuntime:
@@ -48,13 +60,18 @@ class LocalRuntime:
         events_path: Path | None = None,
     ) -> None:
         self.template = Template()
+        if moodle_url is None:
+            require_moodle_pair()  # half a Moodle setting is refused, never taken for the sandbox
         env_url, env_token = os.environ.get("MOODLE_URL"), os.environ.get("MOODLE_TOKEN")
         self.moodle_url = moodle_url or (env_url if env_url and env_token else None)
         self.moodle_token = moodle_token or (env_token if env_url and env_token else None)
         self.max_concurrency = max_concurrency or int(self.template.parameter_default("MapMaxConcurrency"))
         # The Moodle-wide limit (the batch function's reserved concurrency); None: the template's default.
         self.moodle_max_concurrency = moodle_max_concurrency
-        self.role_ids = role_ids
+        # Role ids: given, else MOODLE_ROLE_IDS, else the sandbox's fixture (with the sandbox), else none.
+        from_env = role_ids_from_env() if role_ids is None else None
+        self.role_ids = role_ids if role_ids is not None else from_env
+        self.role_ids_source = "given" if role_ids is not None else ("MOODLE_ROLE_IDS" if from_env else "")
         self.sandbox_latency_ms = sandbox_latency_ms
         self.sandbox_fault_rate = sandbox_fault_rate
         self.log_path = log_path
@@ -70,6 +87,11 @@ class LocalRuntime:
         self._restore_dispatch: Callable[[], None] | None = None
         self._log_stream: Any = None
         self._redirected: list[tuple[logging.StreamHandler[Any], Any]] = []
+        self._saved_stdout: Any = None
+        self._warning_filters: warnings.catch_warnings[None] | None = None
+        self._moto_handler: logging.Handler | None = None
+        # Read before the environment is cleared below: `seatflow sign` signs with the same secret.
+        self.webhook_secret = ""
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def __enter__(self) -> LocalRuntime:
@@ -82,6 +104,8 @@ class LocalRuntime:
     def start(self) -> None:
         from moto import mock_aws
 
+        self.webhook_secret = local_webhook_secret()
+        self._open_log()
         self._set_env(
             {
                 "AWS_ACCESS_KEY_ID": "local",
@@ -119,7 +143,7 @@ class LocalRuntime:
             self.sandbox = start_sandbox(latency_ms=self.sandbox_latency_ms, fault_rate=self.sandbox_fault_rate)
             self.moodle_url, self.moodle_token = self.sandbox.url, self.sandbox.token
             if self.role_ids is None:
-                self.role_ids = dict(SANDBOX_ROLE_IDS)
+                self.role_ids, self.role_ids_source = dict(SANDBOX_ROLE_IDS), "the sandbox's fixture"
         self._provision()
         self._route_logs()
 
@@ -136,6 +160,16 @@ class LocalRuntime:
         for handler, stream in self._redirected:
             handler.setStream(stream)
         self._redirected = []
+        if self._saved_stdout is not None:
+            sys.stdout, self._saved_stdout = self._saved_stdout, None
+        if self._warning_filters is not None:
+            self._warning_filters.__exit__(None, None, None)
+            self._warning_filters = None
+        if self._moto_handler is not None:
+            moto_logger = logging.getLogger("moto")
+            moto_logger.removeHandler(self._moto_handler)
+            moto_logger.propagate = True
+            self._moto_handler = None
         if self._log_stream is not None:
             self._log_stream.close()
             self._log_stream = None
@@ -157,20 +191,33 @@ class LocalRuntime:
             else:
                 os.environ[key] = value
 
-    def _route_logs(self) -> None:
-        """Powertools logs go to a file: the terminal shows the report, and `--json` stays pure JSON."""
+    def _open_log(self) -> None:
+        """The log file, opened first: moto logs while the stack is created (ToleratedFailurePercentage has
+        no effect in its interpreter; a failed execution dumps its Fail state), and that is not news to a user."""
         path = self.log_path or STATE_DIR / "logs" / "local.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
         self._log_stream = path.open("a", encoding="utf-8")
         self.log_file = path
+        self._moto_handler = logging.StreamHandler(self._log_stream)
+        self._moto_handler.setFormatter(_JsonLines())
+        moto_logger = logging.getLogger("moto")
+        moto_logger.addHandler(self._moto_handler)
+        moto_logger.propagate = False
+
+    def _route_logs(self) -> None:
+        """Powertools logs and whatever the functions print (EMF metric lines) go to the log file: the terminal
+        shows the report, and `--json` stays pure JSON."""
         import seatflow.observability  # noqa: F401 - creates the Powertools handler we redirect
 
-        # moto warns that ToleratedFailurePercentage is not simulated: true, and not news to a user.
-        logging.getLogger("moto").setLevel(logging.ERROR)
         for name in ("seatflow",):
             for handler in logging.getLogger(name).handlers:
                 if isinstance(handler, logging.StreamHandler):
                     self._redirected.append((handler, handler.setStream(self._log_stream)))
+        self._saved_stdout, sys.stdout = sys.stdout, FunctionOutputToLog(sys.stdout, self._log_stream)
+        # Powertools warns after each invocation that added no metric: noise here, where metrics are off.
+        self._warning_filters = warnings.catch_warnings()
+        self._warning_filters.__enter__()  # the filters as they were, restored by stop()
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
 
     # -- resources from template.yaml --------------------------------------------------------------------
     def function_arn(self, logical_id: str) -> str:
@@ -184,6 +231,7 @@ class LocalRuntime:
             role_ids=self.role_ids,
             max_concurrency=self.max_concurrency,
             moodle_max_concurrency=self.moodle_max_concurrency,
+            webhook_secret=self.webhook_secret,
         )
         self.table_name = stack.table_name
         self.bucket_name = stack.bucket_name
@@ -209,7 +257,7 @@ class LocalRuntime:
             "httpMethod": method,
             "headers": {
                 "Content-Type": "application/json",
-                "Seatflow-Signature": sign(local_webhook_secret(), timestamp, body),
+                "Seatflow-Signature": sign(self.webhook_secret, timestamp, body),
             },
             "multiValueHeaders": {},
             "queryStringParameters": None,

@@ -7,7 +7,6 @@ import json
 import os
 from dataclasses import dataclass
 
-from seatflow_local.commands import local_webhook_secret
 from seatflow_local.template import FunctionSpec, Template, render_definition, resolve
 
 ACCOUNT_ID = "123456789012"
@@ -41,6 +40,7 @@ def create_stack(
     role_ids: dict[str, int] | None,
     max_concurrency: int,
     moodle_max_concurrency: int | None = None,
+    webhook_secret: str,
 ) -> LocalStack:
     """Creates the template's resources in moto (which must be started) and resolves the functions' environment."""
     import boto3
@@ -68,7 +68,7 @@ def create_stack(
     sm_client = boto3.client("secretsmanager", region_name=REGION)
     secret_arns = {}
     for logical_id in tpl.logical_ids("AWS::SecretsManager::Secret"):
-        value = local_webhook_secret() if "Webhook" in logical_id else (moodle_token or "")
+        value = webhook_secret if "Webhook" in logical_id else (moodle_token or "")
         secret_arns[logical_id] = sm_client.create_secret(Name=f"{STACK_NAME}/{logical_id}", SecretString=value)["ARN"]
 
     names: dict[str, str] = {

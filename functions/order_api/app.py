@@ -113,8 +113,7 @@ def answer_invalid_request(error: RequestValidationError) -> Response:
 
 @app.exception_handler(RequestUnsupportedContentType)
 def answer_unsupported_content_type(error: RequestUnsupportedContentType) -> Response:
-    body = {"error": "unsupported_media_type", "message": "send the order as application/json"}
-    return Response(415, content_types.APPLICATION_JSON, body)
+    return answer_refusal(intake.UnsupportedMediaType("send the order as application/json"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
@@ -122,10 +121,14 @@ def answer_unsupported_content_type(error: RequestUnsupportedContentType) -> Res
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # Powertools validates the body before any middleware runs; an unsigned request must learn nothing about
-    # our schema, so the signature is checked here, before the resolver sees the request.
+    # our schema, so the signature is checked here, before the resolver sees the request. Then the body is
+    # read within bounds: what Powertools' json.loads gets next is JSON it parses safely.
     try:
-        intake.verify_request_signature(event.get("headers"), intake.raw_body(event))
-    except intake.SignatureRejected as refusal:
+        body = intake.raw_body(event)
+        intake.verify_request_signature(event.get("headers"), body)
+        if body.strip():
+            intake.read_json_body(event.get("headers"), body)
+    except intake.IntakeError as refusal:
         return _refusal_before_routing(refusal)
     return app.resolve(event, context)
 

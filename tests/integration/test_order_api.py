@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
+
+import pytest
+from seatflow import signature
 
 from tests.fixtures.aws import (
     WEBHOOK_SECRET,
@@ -143,12 +147,62 @@ def test_a_json_array_instead_of_an_order_gets_a_4xx(aws: AwsWorld, call_api: An
     assert 400 <= answer.status < 500 and answer.body["problems"]
 
 
+def signed_raw(body: bytes, *, base64_encoded: bool = False, content_type: str = "application/json") -> dict[str, Any]:
+    """A POST whose exact bytes are signed: sent as text (lone surrogates kept as they are) or base64."""
+    event = load_event("api_post_order.json")
+    event["headers"] = {
+        "Content-Type": content_type,
+        signature.HEADER: signature.sign(WEBHOOK_SECRET, int(time.time()), body),
+    }
+    event["multiValueHeaders"] = {}
+    if base64_encoded:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    else:
+        event["body"], event["isBase64Encoded"] = body.decode("utf-8", "surrogatepass"), False
+    return event
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "field", "says"),
+    [
+        (signed_raw(b"[" * 1000 + b"]" * 1000), 400, "body", "nests arrays and objects more than 32 levels"),
+        (signed_raw(b'{"seats": 1' + b"0" * 5000 + b"}"), 400, "body", "a number has 5001 digits"),
+        (signed_raw(b'{"order_id": "\\ud800"}'), 400, "order_id", "lone surrogate"),
+        (signed_raw('{"order_id": "\ud800"}'.encode("utf-8", "surrogatepass")), 400, "body", "not UTF-8"),
+        (signed_raw(b'{"order_id": "caf\xe9"}', base64_encoded=True), 400, "body", "not UTF-8: byte 0xe9"),
+        (signed_raw(b'"an order"'), 400, "body", "must be a JSON object, not text"),
+        (signed_raw(b"null"), 400, "body", "not null"),
+        (signed_raw(b'{"order_id": "X"}', content_type="text/plain"), 415, "headers.Content-Type", "application/json"),
+    ],
+    ids=["deep", "huge-int", "surrogate-escape", "surrogate-text", "latin-1", "string", "null", "text-plain"],
+)
+def test_a_hostile_body_is_refused_naming_the_problem_and_nothing_is_recorded(
+    aws: AwsWorld, call_api: Any, event: dict[str, Any], status: int, field: str, says: str
+) -> None:
+    # Given a signed body Python's own parser would crash on, or that is no order at all
+    # When it is posted
+    answer = call_api(event)
+    # Then it is refused with a 4xx naming where the problem is and what it is, and nothing is recorded
+    assert answer.status == status
+    [problem] = answer.body["problems"]
+    assert problem["field"] == field and says in problem["message"]
+    assert table_size(aws) == 0 and executions(aws) == []
+
+
+def test_a_body_marked_base64_that_is_not_base64_gets_400(aws: AwsWorld, call_api: Any) -> None:
+    event = signed_raw(b"{}")
+    event["body"], event["isBase64Encoded"] = "not base64!", True
+    answer = call_api(event)
+    assert answer.status == 400 and "base64" in answer.body["problems"][0]["message"]
+
+
 # ------------------------------------------------------------------------------------------ signature
 
 
 def test_an_unsigned_order_gets_401_and_nothing_is_recorded(aws: AwsWorld, call_api: Any) -> None:
     answer = call_api(load_event("api_post_order_unsigned.json"))
     assert answer.status == 401 and answer.body["error"] == "invalid_signature"
+    assert answer.body["problems"][0]["field"] == "headers.Seatflow-Signature"
     assert table_size(aws) == 0 and executions(aws) == []
 
 

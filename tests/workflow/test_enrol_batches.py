@@ -81,6 +81,16 @@ def test_a_retried_batch_does_only_the_participants_left_pending(runtime, prepar
     assert (done["enrolled"], done["failed"]) == (3, 0)
 
 
+def test_a_batch_run_again_is_counted_as_a_retry_of_its_order(runtime, prepared_order):
+    # Given one batch run twice (a state's Retry) and another run once
+    enrol_batch(runtime, prepared_order.order_id, BATCH[:1])
+    enrol_batch(runtime, prepared_order.order_id, BATCH[:1])
+    enrol_batch(runtime, prepared_order.order_id, BATCH[1:])
+    # Then the runtime counts one retry among the order's batches (what `seatflow run` shows in its timeline)
+    assert runtime.lambdas.retries(prepared_order.order_id, batches_only=True) == 1
+    assert runtime.lambdas.retries("ANOTHER-ORDER") == 0
+
+
 def test_a_batch_whose_retries_are_spent_fails_only_its_pending_participants(runtime, prepared_order):
     # Given a batch that left its second participant pending
     claim_elsewhere(prepared_order.participants.learners[1].email)

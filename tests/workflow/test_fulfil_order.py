@@ -10,6 +10,8 @@ from typing import Any
 
 import boto3
 import pytest
+from seatflow.fulfilment import services
+from seatflow.models import OrderBody
 
 from seatflow_local.runtime import REGION, LocalRuntime
 
@@ -123,14 +125,40 @@ def test_ambiguous_email_ends_needs_review_with_the_candidates(runtime, sample_o
     assert len(runtime.sandbox.state.users()) == users_before + created + (document["operator"]["account"] == "created")
 
 
-def test_permanent_failure_of_participants_makes_the_order_partial(runtime, sample_order):
-    # Given an existing operator (Bob) and a token that may no longer create accounts
-    sample_order["operator"].update(firstname="Bob", lastname="Durand", email="bob@example.com")
-    runtime.sandbox.state.deny_function("core_user_create_users")
+def test_a_token_missing_a_function_fails_the_order_before_anything_is_created(runtime, sample_order):
+    # Given a token whose service lacks the function that attaches new accounts to the operator
+    runtime.sandbox.state.deny_function("core_role_assign_roles")
+    users_before = len(runtime.sandbox.state.users())
     # When the order is fulfilled
-    document = fulfil(runtime, sample_order)
+    status, _ = runtime.submit_order(json.dumps(sample_order))
+    assert status == 202
+    runtime.wait_for_order(sample_order["order_id"], timeout=120)
+    _, document = runtime.get_order(sample_order["order_id"])
 
-    # Then Alice (existing) is enrolled, the unknown participants FAILED with Moodle's reason, and the others went on
+    # Then it FAILED before any account or enrolment existed, saying which function to add and where
+    assert document["status"] == "FAILED"
+    reason = document["failure"]["reason"]
+    assert "core_role_assign_roles (attach new accounts to the operator)" in reason
+    assert "add core_role_assign_roles to the token's external service: Site administration > Server" in reason
+    assert len(runtime.sandbox.state.users()) == users_before
+    assert runtime.sandbox.state.enrolments(SPOCM1) == []
+
+
+def test_a_token_that_loses_a_function_mid_order_fails_only_the_participants_it_concerns(runtime, sample_order):
+    # Given an existing operator (Bob), an order whose session was prepared, and then a token that may no longer
+    # create accounts
+    sample_order["operator"].update(firstname="Bob", lastname="Durand", email="bob@example.com")
+    order = OrderBody.model_validate(sample_order)
+    services().store.record_order(order, order.body_sha256())
+    runtime.lambdas.invoke_json("PrepareSessionFunction", {"order_id": order.order_id})
+    runtime.sandbox.state.deny_function("core_user_create_users")
+    # When its participants' batch and FinalizeSession run
+    keys = [key for key, *_ in order.participants_with_keys()]
+    runtime.lambdas.invoke_json("EnrolParticipantsFunction", {"order_id": order.order_id, "participant_keys": keys})
+    runtime.lambdas.invoke_json("FinalizeSessionFunction", {"order_id": order.order_id})
+    _, document = runtime.get_order(order.order_id)
+
+    # Then Alice (existing) is enrolled, the unknown participants FAILED with Moodle's reason, and the order is PARTIAL
     outcomes = by_email(document)
     assert outcomes["alice@example.com"]["status"] == "ENROLLED"
     failed = [p for p in document["participants"] if p["status"] == "FAILED"]
@@ -149,6 +177,15 @@ def test_transient_moodle_faults_are_retried_to_success(sample_order):
     # Then faults did happen, and were retried until the order COMPLETED
     assert faults > 0
     assert document["status"] == "COMPLETED"
+
+
+def test_a_replayed_completed_order_answers_its_current_status(runtime, sample_order):
+    # Given an order fulfilled since the shop first posted it (the first answer said RUNNING)
+    assert fulfil(runtime, sample_order)["status"] == "COMPLETED"
+    # When the shop posts it again
+    status, answer = runtime.submit_order(json.dumps(sample_order))
+    # Then the replay is answered with where the order is now, not the cached first answer
+    assert (status, answer["status"]) == (202, "COMPLETED")
 
 
 def test_replayed_order_and_rerun_workflow_duplicate_nothing(runtime, sample_order):

@@ -1,5 +1,8 @@
 """Checks a Moodle for what seatflow needs, and says how to fix each gap. Nothing is changed in Moodle:
-the enrolment and role probes target a user id that does not exist, which Moodle checks last."""
+the enrolment and role probes target a user id that does not exist, which Moodle checks last.
+
+`REQUIRED_FUNCTIONS` and `function_fix` are also what PrepareSession checks the token against, before it
+creates anything, so an order refused for a missing function says the same fix as `seatflow doctor`."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from dataclasses import dataclass
 
 from seatflow.config import ConfigurationError, Settings
 from seatflow.moodle import (
+    AccessDeniedError,
     Enrolment,
     InvalidTokenError,
     MoodleClient,
@@ -15,6 +19,7 @@ from seatflow.moodle import (
     RecordNotFoundError,
     RoleAssignDeniedError,
     RoleMap,
+    SiteInfo,
     enrol_users,
     find_course_by_shortname,
     get_site_info,
@@ -24,6 +29,20 @@ from seatflow.product import ProductParamError, parse_product_params
 ROLES_PATH = "Site administration > Users > Permissions > Define roles"
 SERVICE_PATH = "Site administration > Server > Web services > External services > Functions"
 
+# Every web-service function an order calls, and what for.
+REQUIRED_FUNCTIONS = {
+    "core_webservice_get_site_info": "read which functions the token may call",
+    "core_user_get_users": "find accounts by email (case-insensitive)",
+    "core_user_get_users_by_field": "check which usernames are free",
+    "core_user_create_users": "create accounts",
+    "core_course_get_courses_by_field": "find the course by shortname",
+    "enrol_manual_enrol_users": "enrol participants and the operator",
+    "core_role_assign_roles": "attach new accounts to the operator",
+    "core_group_get_course_groups": "find the order's group",
+    "core_group_create_groups": "create the order's group",
+    "core_group_add_group_members": "add participants to the group",
+}
+
 
 @dataclass
 class Finding:
@@ -32,7 +51,39 @@ class Finding:
     fix: str = ""
 
 
-def diagnose(settings: Settings, *, product: str | None, required: dict[str, str]) -> list[Finding]:
+def function_fix(function: str) -> str:
+    return f"add {function} to the token's external service: {SERVICE_PATH}"
+
+
+def site_info_or_missing_function(moodle: MoodleClient) -> SiteInfo:
+    """The site's info; a token that may not even ask which functions it may call is refused naming the fix."""
+    try:
+        return get_site_info(moodle)
+    except AccessDeniedError as exc:
+        raise MissingFunctions(["core_webservice_get_site_info"]) from exc
+
+
+def missing_functions(info: SiteInfo, required: dict[str, str] = REQUIRED_FUNCTIONS) -> list[str]:
+    """The required functions the token's service does not offer, in the order `required` lists them."""
+    allowed = set(info.functions)
+    return [function for function in required if function not in allowed]
+
+
+class MissingFunctions(Exception):
+    """The token may not call every function an order needs; the message names each one and its fix."""
+
+    def __init__(self, functions: list[str]) -> None:
+        self.functions = functions
+        reasons = "; ".join(
+            f"{function} ({REQUIRED_FUNCTIONS.get(function, 'needed')}): {function_fix(function)}"
+            for function in functions
+        )
+        super().__init__(f"the Moodle token may not call every function an order needs, nothing was created: {reasons}")
+
+
+def diagnose(
+    settings: Settings, *, product: str | None, required: dict[str, str] = REQUIRED_FUNCTIONS
+) -> list[Finding]:
     from seatflow.fulfilment.probes import PROBE_USER_ID, role_assignable_in_user_context
 
     findings: list[Finding] = []
@@ -52,13 +103,7 @@ def diagnose(settings: Settings, *, product: str | None, required: dict[str, str
     findings.append(Finding(f"Moodle {info.release} answers at {settings.moodle_url} as {info.username}", True))
     allowed = set(info.functions)
     for function, why in required.items():
-        findings.append(
-            Finding(
-                f"function {function} ({why})",
-                function in allowed,
-                f"add {function} to the token's external service: {SERVICE_PATH}",
-            )
-        )
+        findings.append(Finding(f"function {function} ({why})", function in allowed, function_fix(function)))
     if not product:
         return findings
 

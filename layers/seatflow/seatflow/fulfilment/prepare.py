@@ -6,6 +6,7 @@ import time
 
 from seatflow.accounts import resolve_account
 from seatflow.config import ConfigurationError
+from seatflow.diagnosis import MissingFunctions, missing_functions, site_info_or_missing_function
 from seatflow.models.tasks import OrderTask, SessionPrepared
 from seatflow.moodle import Enrolment, enrol_users, find_course_by_shortname
 from seatflow.observability import logger, metrics
@@ -25,6 +26,15 @@ def prepare_session(task: OrderTask, *, now: int | None = None) -> SessionPrepar
         raise SessionNotPossible(f"order {task.order_id} is not recorded")
     params = order.product_params
     moodle = svc.moodle
+
+    # The token first: a function missing from its service would fail the order halfway, after the operator's
+    # account and enrolment exist and with every participant left pending.
+    try:
+        missing = missing_functions(site_info_or_missing_function(moodle))
+        if missing:
+            raise MissingFunctions(missing)
+    except MissingFunctions as exc:
+        raise SessionNotPossible(str(exc)) from exc
 
     course = find_course_by_shortname(moodle, params.coursename)
     if course is None:

@@ -2,10 +2,10 @@
 it recorded but could not start.
 
 One module per idea: `errors` (every refusal and its HTTP status), `signature` (is this request from the
-shop?), `acceptance` (record the order and start its workflow, once), `workflow` (start an order's execution,
-named after it), `report` (GET /orders/{order_id}), `erasures` (POST /erasures), `clients` (the store and
-Step Functions client they share), `sweeper` (start the orders left unstarted; its function imports it
-directly). The API function uses the names below.
+shop?), `body` (the body as JSON, within bounds), `acceptance` (record the order and start its workflow,
+once), `workflow` (start an order's execution, named after it), `report` (GET /orders/{order_id}), `erasures`
+(POST /erasures), `clients` (the store and Step Functions client they share), `sweeper` (start the orders left
+unstarted; its function imports it directly). The API function uses the names below.
 """
 
 from seatflow.intake.acceptance import (
@@ -14,6 +14,7 @@ from seatflow.intake.acceptance import (
     accept_order,
     forget_idempotency_layer,
 )
+from seatflow.intake.body import read_json_body
 from seatflow.intake.clients import forget_clients
 from seatflow.intake.erasures import ErasurePostponed, ErasureRequest, erase_personal_data
 from seatflow.intake.errors import (
@@ -27,6 +28,7 @@ from seatflow.intake.errors import (
     OrderRejected,
     ProblemReport,
     SignatureRejected,
+    UnsupportedMediaType,
     WorkflowNotStarted,
     problems_from_validation,
     refuse_invalid_request,
@@ -69,12 +71,14 @@ __all__ = [
     "ParticipantOutcome",
     "ProblemReport",
     "SignatureRejected",
+    "UnsupportedMediaType",
     "WorkflowNotStarted",
     "accept_order",
     "erase_personal_data",
     "order_link",
     "problems_from_validation",
     "raw_body",
+    "read_json_body",
     "read_order_report",
     "refuse_invalid_request",
     "reset",

@@ -1,4 +1,4 @@
-"""POST /orders: check the order's rules, then record it and start its workflow, once per order id.
+"""POST /orders: record a validated order and start its workflow, once per order id.
 
 Idempotency, two layers:
 - Powertools Idempotency on `accept_order`, keyed on the order id, with payload validation: a replay
@@ -30,11 +30,11 @@ from pydantic import BaseModel
 
 from seatflow.config import get_settings
 from seatflow.intake.clients import order_store
-from seatflow.intake.errors import OrderConflict, OrderInProgress, OrderRejected
+from seatflow.intake.errors import OrderConflict, OrderInProgress
 from seatflow.intake.report import Links, order_link
 from seatflow.intake.workflow import start_workflow
 from seatflow.lifecycle.events import order_event
-from seatflow.models.order import OrderBody, OrderStatus, order_rule_problems
+from seatflow.models.order import OrderBody, OrderStatus
 from seatflow.observability import logger, metrics
 from seatflow.privacy.retention import schedule_personal_data_expiry
 
@@ -53,21 +53,23 @@ class AcceptedOrder(BaseModel):
 
 
 def accept_order(order: OrderBody, context: LambdaContext | None = None) -> AcceptedOrder:
-    """Check the rules across fields, then record the order and start its workflow, once per order id."""
-    problems = order_rule_problems(order)
-    if problems:
-        raise OrderRejected(f"the order has {len(problems)} problem(s)", problems)
+    """Record the validated order and start its workflow, once per order id; the answer holds its current status."""
     accept, config = _idempotent_accept()
     if context is not None:
         config.register_lambda_context(context)
     try:
-        return accept(order=order)  # type: ignore[no-any-return]
+        accepted: AcceptedOrder = accept(order=order)
     except IdempotencyValidationError:
         raise _conflict(order.order_id) from None
     except IdempotencyAlreadyInProgressError:
         raise OrderInProgress(
             f"order {order.order_id} is being accepted by another request; retry in a few seconds"
         ) from None
+    # A replay gets the answer stored when the order was first accepted (RUNNING): say where it is now.
+    recorded = order_store().get_order(order.order_id)
+    if recorded is not None and recorded.status != accepted.status:
+        accepted = accepted.model_copy(update={"status": recorded.status})
+    return accepted
 
 
 def forget_idempotency_layer() -> None:

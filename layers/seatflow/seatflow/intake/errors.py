@@ -1,7 +1,8 @@
 """Every refusal of the order API: an `IntakeError` carrying its HTTP status and the body the shop's developer reads.
 
 The API function turns a refusal into a response and nothing else; a body that failed validation becomes
-one here too, its problems named by field (`participants.learners[3].email`).
+one here too, its problems named by field (`participants.learners[3].email`). Every refusal lists at least
+one problem: given none, its message is reported at the field the refusal is about (`field`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from seatflow.models.order import Problem
+from seatflow.models.order import Problem, field_path, plain_message
 
 WORKFLOW_RETRY_AFTER_SECONDS = 30
 IN_PROGRESS_RETRY_AFTER_SECONDS = 5
@@ -22,12 +23,13 @@ class IntakeError(Exception):
 
     status = 400
     error = "bad_request"
+    field = "body"
     retry_after: int | None = None
 
     def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
         super().__init__(message)
         self.message = message
-        self.problems = list(problems)
+        self.problems = list(problems) or [Problem(field=self.field, message=message)]
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.error, "message": self.message}
@@ -39,11 +41,18 @@ class IntakeError(Exception):
 class SignatureRejected(IntakeError):
     status = 401
     error = "invalid_signature"
+    field = "headers.Seatflow-Signature"
 
 
 class InvalidJson(IntakeError):
     status = 400
     error = "invalid_json"
+
+
+class UnsupportedMediaType(IntakeError):
+    status = 415
+    error = "unsupported_media_type"
+    field = "headers.Content-Type"
 
 
 class OrderRejected(IntakeError):
@@ -54,22 +63,26 @@ class OrderRejected(IntakeError):
 class OrderNotFound(IntakeError):
     status = 404
     error = "order_not_found"
+    field = "order_id"
 
 
 class OrderConflict(IntakeError):
     status = 409
     error = "order_conflict"
+    field = "order_id"
 
 
 class OrderInProgress(IntakeError):
     status = 409
     error = "order_in_progress"
+    field = "order_id"
     retry_after = IN_PROGRESS_RETRY_AFTER_SECONDS
 
 
 class WorkflowNotStarted(IntakeError):
     status = 503
     error = "order_recorded_not_started"
+    field = "order_id"
     retry_after = WORKFLOW_RETRY_AFTER_SECONDS
 
 
@@ -82,24 +95,13 @@ class ProblemReport(BaseModel):
 
 
 def problems_from_validation(errors: Sequence[Mapping[str, Any]]) -> list[Problem]:
-    """Pydantic / Powertools errors -> problems whose field reads `participants.learners[3].email`."""
+    """Pydantic / Powertools errors -> problems whose field reads `participants.learners[3].email`, in plain words."""
     problems = []
     for error in errors:
-        loc = list(error.get("loc", ()))
-        if loc and loc[0] in ("body", "path", "query", "header"):
+        loc = tuple(error.get("loc", ()))
+        if loc[:1] in (("body",), ("path",), ("query",), ("header",)):
             loc = loc[1:]
-        path = ""
-        for part in loc:
-            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-        message = str(error.get("msg", "is invalid"))
-        message = message.removeprefix("Value error, ")
-        if error.get("type") == "missing":
-            message = "is required"
-        elif error.get("type") == "extra_forbidden":
-            message = "is not a known field"
-        elif error.get("type") == "string_pattern_mismatch" and loc and loc[-1] == "order_id":
-            message = "must be 1 to 64 characters among letters, digits, '.', '_' and '-'"
-        problems.append(Problem(field=path or "body", message=message))
+        problems.append(Problem(field=field_path(loc), message=plain_message({**error, "loc": loc})))
     return problems
 
 

@@ -16,7 +16,6 @@ from seatflow.models.order import (
     RecordResult,
     StoredProduct,
     normalise_email,
-    order_rule_problems,
     participant_key,
 )
 
@@ -35,6 +34,5 @@ __all__ = [
     "RecordResult",
     "StoredProduct",
     "normalise_email",
-    "order_rule_problems",
     "participant_key",
 ]

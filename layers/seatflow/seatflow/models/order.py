@@ -108,9 +108,13 @@ def _optional_phone(value: str | None) -> str | None:
     return None if value is None else _phone(value)
 
 
-City = Annotated[str | None, BeforeValidator(_blank_to_none), Field(max_length=120), AfterValidator(_optional_plain)]
+# The length bound sits on the text inside the union: on `str | None` pydantic applies it to None too, and
+# raises a TypeError (not a ValidationError) for a blank or null city.
+City = Annotated[
+    Annotated[str, Field(max_length=120)] | None, BeforeValidator(_blank_to_none), AfterValidator(_optional_plain)
+]
 Institution = Annotated[
-    str | None, BeforeValidator(_blank_to_none), Field(max_length=255), AfterValidator(_optional_plain)
+    Annotated[str, Field(max_length=255)] | None, BeforeValidator(_blank_to_none), AfterValidator(_optional_plain)
 ]
 Phone = Annotated[str | None, BeforeValidator(_blank_to_none), AfterValidator(_optional_phone)]
 
@@ -235,13 +239,6 @@ def normalise_email(email: str) -> str:
 
 def participant_key(role: Role, position: int) -> str:
     return f"{role}-{position:04d}"
-
-
-def order_rule_problems(order: OrderBody) -> list[Problem]:
-    """The rules across fields of an order. Validation already refuses an order that breaks one: this is []
-    for any validated OrderBody (it still reports on one built with `model_construct`)."""
-    breaches = _rule_breaches(order._rule_inputs(), wrong=set())
-    return [Problem(field=field_path(loc), message=message) for loc, message in breaches]
 
 
 Loc = tuple[int | str, ...]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# The functions the sandbox implements, in the order of the recorded service.
+# The functions the sandbox implements, in the order of the recorded service (then those it gained later: README).
 SERVICE_FUNCTIONS: tuple[str, ...] = (
     "core_webservice_get_site_info",
     "core_user_get_users_by_field",
@@ -21,6 +21,7 @@ SERVICE_FUNCTIONS: tuple[str, ...] = (
     "core_group_delete_group_members",
     "core_course_get_courses_by_field",
     "core_user_get_users",
+    "core_group_delete_groups",
 )
 # Functions that exist in Moodle but that the sandbox does not implement: outside the service.
 OTHER_MOODLE_FUNCTIONS = frozenset(
@@ -29,7 +30,6 @@ OTHER_MOODLE_FUNCTIONS = frozenset(
         "core_course_get_courses",
         "core_course_delete_courses",
         "core_user_delete_users",
-        "core_group_delete_groups",
         "core_enrol_get_users_courses",
         "core_role_get_roles",
         "core_cohort_add_cohort_members",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from seatflow.config import Settings, get_settings
+from seatflow.lifecycle.events import order_event
 from seatflow.models.tasks import BatchDone, FailureTask, OrderDone
 from seatflow.observability import metrics
 from seatflow.store import OrderStore
@@ -31,12 +32,16 @@ def record_failure(task: FailureTask) -> dict[str, Any]:
         failed = store.fail_pending_participants(task.order_id, task.participant_keys, reason)
         metrics.add_metric(name="ParticipantsFailed", unit="Count", value=len(failed))
         return BatchDone(order_id=task.order_id, failed=len(failed)).model_dump()
+    order = store.get_order(task.order_id)
+    failure = {"error": task.error.Error, "reason": reason}
     store.finish_order(
         task.order_id,
         status="FAILED",
-        counts={},
-        group=None,
-        warnings=None,
-        failure={"error": task.error.Error, "reason": reason},
+        counts=order.counts if order else {},
+        group=order.group if order else None,
+        warnings=order.warnings if order else None,
+        failure=failure,
     )
+    if order is not None:
+        order_event("Order Failed", order.model_copy(update={"status": "FAILED", "failure": failure}), reason=reason)
     return OrderDone(order_id=task.order_id, status="FAILED").model_dump()

@@ -40,6 +40,7 @@ from seatflow.intake.errors import (
     WorkflowNotStarted,
 )
 from seatflow.intake.report import Links, order_link
+from seatflow.lifecycle.events import order_event
 from seatflow.models.order import OrderBody, OrderStatus, order_rule_problems
 from seatflow.observability import logger, metrics
 
@@ -114,6 +115,9 @@ def _record_and_start(order: OrderBody) -> AcceptedOrder:
         status = "RUNNING"
         if result.outcome == "created":
             metrics.add_metric(name="OrdersAccepted", unit=MetricUnit.Count, value=1)
+        order_event(
+            "Order Accepted", result.order.model_copy(update={"status": status, "execution_arn": execution_arn})
+        )
     logger.info(
         "Order accepted",
         extra={"order_id": order.order_id, "outcome": result.outcome, "status": status, "seats": order.seats},
@@ -133,7 +137,7 @@ def _start_workflow(order_id: str) -> str:
     execution_arn = state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{order_id}"
     try:
         response = stepfunctions().start_execution(
-            stateMachineArn=state_machine_arn, name=order_id, input=json.dumps({"order_id": order_id})
+            stateMachineArn=state_machine_arn, name=order_id, input=json.dumps({"order_id": order_id, "change": 1})
         )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":

@@ -15,13 +15,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
+from seatflow.models.lifecycle import OrderLifecycle, ParticipantLifecycle, ParticipantWork
 from seatflow.product import ProductParamError, ProductParams, parse_product_params
 
 MAX_PARTICIPANTS = 5000
 ORDER_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 
-OrderStatus = Literal["RECEIVED", "RUNNING", "COMPLETED", "PARTIAL", "FAILED"]
-ParticipantStatus = Literal["PENDING", "ENROLLED", "NEEDS_REVIEW", "FAILED"]
+OrderStatus = Literal["RECEIVED", "RUNNING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"]
+ParticipantStatus = Literal["PENDING", "ENROLLED", "NEEDS_REVIEW", "FAILED", "REMOVED"]
 Role = Literal["learner", "tutor"]
 
 # Moodle accepts ASCII addresses of this shape (validate_email); stricter than RFC 5322 on purpose.
@@ -217,7 +218,7 @@ class StoredProduct(BaseModel):
     parsed: dict[str, Any]
 
 
-class OrderItem(BaseModel):
+class OrderItem(OrderLifecycle):
     order_id: str
     status: OrderStatus
     body_sha256: str
@@ -240,7 +241,7 @@ class OrderItem(BaseModel):
         return ProductParams.model_validate(self.product.parsed)
 
 
-class ParticipantItem(BaseModel):
+class ParticipantItem(ParticipantLifecycle):
     order_id: str
     participant_key: str
     role: Role
@@ -273,6 +274,7 @@ class ParticipantSummary(BaseModel):
     status: ParticipantStatus = "PENDING"
     account: Literal["created", "reused"] | None = None
     moodle_user_id: int | None = None
+    todo: ParticipantWork | None = None
 
 
 class AccountClaim(BaseModel):

@@ -1,17 +1,19 @@
 """DynamoDB data access: the one table of docs/design.md (PK/SK), pydantic models in and out.
 
 OrderStore is the table's one interface, composed of one part per kind of item: orders.py (orders, whose
-recording also writes their participants), participants.py, claims.py (the account-claim protocol), all on
+recording also writes their participants), participants.py, changes.py (each change of an order, and its turn),
+claims.py (the account-claim protocol), ledger.py (what orders granted each Moodle user in each course), all on
 the plumbing and the keys of table.py.
 """
 
 from seatflow.store.claims import CLAIM_LEASE_SECONDS, AccountClaims, ClaimRequest
+from seatflow.store.ledger import LedgerKey, LedgerRecords
 from seatflow.store.orders import OrderRecords
 from seatflow.store.table import ACCOUNT_SK, ORDER_SK, ItemNotFound, account_pk, order_pk, participant_sk
 
 
-class OrderStore(OrderRecords, AccountClaims):
-    """The single table: orders, their participants and the account claims.
+class OrderStore(OrderRecords, AccountClaims, LedgerRecords):
+    """The single table: orders, their participants and changes, the account claims and the enrolment ledger.
     The boto3 client is created on first use, once, under a lock."""
 
 
@@ -21,6 +23,7 @@ __all__ = [
     "ClaimRequest",
     "ORDER_SK",
     "ItemNotFound",
+    "LedgerKey",
     "OrderStore",
     "account_pk",
     "order_pk",

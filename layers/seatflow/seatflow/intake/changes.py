@@ -79,11 +79,11 @@ def accept_amendment(order_id: str, body: AmendedOrderBody) -> AcceptedChange:
     digest = body.body_sha256()
 
     def decide(order: OrderItem, changes: list[ChangeItem]) -> Decision:
-        if order.cancellation is not None:
-            raise OrderCancelled(f"order {order_id} is cancelled: it can no longer be amended")
         same = [c for c in changes if c.revision == body.revision and c.kind in ("created", "amended")]
         if same and same[0].body_sha256 == digest:
-            return same[0]
+            return same[0]  # a replay gets its answer, even once the order is cancelled
+        if order.cancellation is not None:
+            raise OrderCancelled(f"order {order_id} is cancelled: it can no longer be amended")
         if same:
             raise RevisionConflict(f"revision {body.revision} of order {order_id} was accepted with another body")
         if body.revision < order.revision:

@@ -58,7 +58,7 @@ class AcceptedChange(BaseModel):
 
 def accept_retry(order_id: str) -> AcceptedChange:
     def decide(order: OrderItem, changes: list[ChangeItem]) -> Decision:
-        if order.status == "CANCELLED":
+        if order.cancellation is not None and order.status != "FAILED":  # a failed cancellation may be retried
             raise OrderCancelled(f"order {order_id} is cancelled")
         waiting = [c for c in changes if c.kind == "retried" and c.state == "QUEUED"]
         if waiting:

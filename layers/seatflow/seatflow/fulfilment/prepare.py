@@ -102,6 +102,8 @@ def _write_manifest(svc: Services, order: OrderItem, change: int | None) -> Sess
     """The batches of the participants with work left, for the Map (an empty list when there is none)."""
     keys = [p.participant_key for p in svc.store.list_participant_summaries(order.order_id) if work_of(p)]
     batches = plan_batches(keys, svc.settings.map_max_concurrency, svc.settings.max_participants_per_batch)
-    manifest_key = f"manifests/{order.order_id}{f'-{change}' if change else ''}.json"
+    manifest_key = (
+        f"manifests/{order.order_id}/{f'change-{change}' if change else 'rerun'}.json"  # '/' is in no order id
+    )
     write_manifest(svc.settings.manifest_bucket, manifest_key, batches)
     return SessionPrepared(order_id=order.order_id, change=change, manifest_key=manifest_key, participants=len(keys))

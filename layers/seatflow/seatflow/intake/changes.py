@@ -155,12 +155,18 @@ def _accept(order_id: str, decide: Callable[[OrderItem, list[ChangeItem]], Decis
 
 
 def _free_a_stuck_turn(order: OrderItem, changes: list[ChangeItem]) -> None:
-    """A change that ended without handing the turn over (its last state never ran) must not block the order."""
+    """Best effort, for any request: a change that ended without handing the turn over (its last state never ran),
+    or that holds the turn but whose execution never started, must not block the order."""
     active = next((c for c in changes if c.seq == order.active_change), None)
-    if active is not None and active.state == "DONE" and active.handed_to is None:
-        following = order_store().hand_over_turn(order.order_id, active.seq)
-        if following is not None:
-            _start(order.order_id, following)
+    try:
+        if active is not None and active.state == "DONE" and active.handed_to is None:
+            following = order_store().hand_over_turn(order.order_id, active.seq)
+            if following is not None:
+                start_change_execution(order.order_id, following)
+        elif active is not None and active.state == "QUEUED" and active.seq != 1:
+            start_change_execution(order.order_id, active)  # its name makes a second start a no-op
+    except Exception:  # the request itself goes on; the next one tries again
+        logger.exception("Could not free the order's turn", extra={"order_id": order.order_id})
 
 
 def _start_if_its_turn(order: OrderItem, change: ChangeItem) -> None:

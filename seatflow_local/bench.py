@@ -1,6 +1,10 @@
-"""`make bench`: orders of 10, 100, 1,000 and 5,000 participants (half of them existing Moodle accounts)
-through the local runtime against the sandbox, with a per-call latency, and the same orders processed
-sequentially, one participant after the other, as the original shop handler does.
+"""`make bench`: orders of 10, 100, 1,000 and 5,000 participants through the local runtime against the sandbox,
+with a per-call latency, and the same orders processed sequentially, one participant after the other, one Moodle
+call per need, as the original shop handler does.
+
+Each size runs three orders: half of the participants already in Moodle (the main row), all new, and all
+existing (seeded before the order). Moodle's calls are per batch, so calls per new and per existing participant
+come from the all-new and all-existing orders, not from sharing a mixed batch's calls out.
 
 Prints figures; asserts nothing. Results go to bench/latest.json.
 """
@@ -15,12 +19,12 @@ import subprocess
 import sys
 from typing import Any
 
-from seatflow_local.bench_measure import import_times, measure_sequential, measure_workflow
-from seatflow_local.bench_report import format_row, format_targets, write_report
+from seatflow_local.bench_measure import ORDER_KINDS, import_times, measure_sequential, measure_workflow
+from seatflow_local.bench_report import format_row, format_targets, merge_orders, write_report
 from seatflow_local.template import ROOT
 
 
-def _run_child(mode: str, size: int, latency: float, concurrency: int) -> dict[str, Any]:
+def _run_child(mode: str, size: int, latency: float, concurrency: int, kind: str = "half") -> dict[str, Any]:
     out = subprocess.run(
         [
             sys.executable,
@@ -28,6 +32,8 @@ def _run_child(mode: str, size: int, latency: float, concurrency: int) -> dict[s
             "seatflow_local.bench",
             "--child",
             mode,
+            "--kind",
+            kind,
             "--sizes",
             str(size),
             "--latency-ms",
@@ -41,7 +47,7 @@ def _run_child(mode: str, size: int, latency: float, concurrency: int) -> dict[s
     )
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode != 0 or not lines:
-        raise RuntimeError(f"bench child {mode} {size} failed:\n{out.stderr[-3000:]}")
+        raise RuntimeError(f"bench child {mode} {kind} {size} failed:\n{out.stderr[-3000:]}")
     return json.loads(lines[-1])
 
 
@@ -52,12 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--sequential-sizes", default=None, help="sizes also run sequentially (default: all)")
     parser.add_argument("--child", choices=["workflow", "sequential"], help=argparse.SUPPRESS)
+    parser.add_argument("--kind", choices=ORDER_KINDS, default="half", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.child:
         os.environ.setdefault("SEATFLOW_LOG_LEVEL", "WARNING")
         result = (
-            measure_workflow(sizes[0], args.latency_ms, args.concurrency)
+            measure_workflow(sizes[0], args.latency_ms, args.concurrency, args.kind)
             if args.child == "workflow"
             else measure_sequential(sizes[0], args.latency_ms)
         )
@@ -72,15 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows = []
     for size in sizes:
-        row = _run_child("workflow", size, args.latency_ms, args.concurrency)
+        orders = {kind: _run_child("workflow", size, args.latency_ms, args.concurrency, kind) for kind in ORDER_KINDS}
+        sequential = None
         if size in sequential_sizes:
-            seq = _run_child("sequential", size, args.latency_ms, args.concurrency)
-            row["sequential_seconds"] = seq["sequential_seconds"]
-            row["speedup"] = round(seq["sequential_seconds"] / row["wall_seconds"], 2)
+            sequential = _run_child("sequential", size, args.latency_ms, args.concurrency)
+        row = merge_orders(orders, sequential)
         rows.append(row)
-        print(format_row(row), flush=True)
+        print(format_row(row) + "\n", flush=True)
     imports = import_times()
-    print("\nimport time of each Lambda handler module (ms, python -X importtime):")
+    print("import time of each Lambda handler module (ms, python -X importtime):")
     for name, ms in imports.items():
         print(f"  {name:<22} {ms:>8.1f}")
     print("\n" + format_targets(rows, args.concurrency))

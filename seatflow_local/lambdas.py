@@ -1,5 +1,6 @@
 """The Lambda service, in this process: invokes the handlers template.yaml names as Lambda would (JSON in, JSON or
-a FunctionError out), for moto's Step Functions interpreter and for the local API."""
+a FunctionError out, a throttle beyond a function's reserved concurrency), for moto's Step Functions interpreter
+and for the local API."""
 
 from __future__ import annotations
 
@@ -7,15 +8,22 @@ import importlib.util
 import io
 import json
 import threading
+import time
 import traceback
 import uuid
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
+
+from botocore.exceptions import ClientError
 
 from seatflow_local.template import FunctionSpec
+
+# Enough invocation spans for the largest bench order; older ones are dropped.
+MAX_SPANS = 100_000
 
 
 @dataclass
@@ -32,14 +40,46 @@ class _LambdaContext:
         return 60_000
 
 
+class TooManyRequestsException(ClientError):
+    """What the Lambda service answers when all of a function's reserved concurrency is in use: HTTP 429, and no
+    code runs. A service error, not a FunctionError: Step Functions names it `Lambda.TooManyRequestsException`."""
+
+    def __init__(self, function_name: str, limit: int) -> None:
+        super().__init__(
+            {
+                "Error": {"Code": "TooManyRequestsException", "Message": "Rate Exceeded."},
+                "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded",
+                "ResponseMetadata": {"HTTPStatusCode": 429, "RequestId": str(uuid.uuid4())},
+            },
+            "Invoke",
+        )
+        self.function_name = function_name
+        self.limit = limit
+
+
+class InvocationSpan(NamedTuple):
+    """When one invocation ran, on the `time.monotonic()` clock."""
+
+    function: str
+    started: float
+    ended: float
+
+
 class InProcessLambda:
     """Stands in for the Lambda service: invokes the handler template.yaml names, in this process.
 
     An exception becomes a FunctionError payload with errorType = the exception's class name, as Lambda does,
-    so that the state machine's Retry/Catch on `MoodleTransientError` behave as on AWS.
+    so that the state machine's Retry/Catch on `MoodleTransientError` behave as on AWS. A function with reserved
+    concurrency (`reserved_concurrency`, logical id -> limit) runs at most that many invocations at once; one
+    more is refused with TooManyRequestsException before its handler runs, as Lambda does.
     """
 
-    def __init__(self, functions: list[FunctionSpec], arn_of: Callable[[str], str]) -> None:
+    def __init__(
+        self,
+        functions: list[FunctionSpec],
+        arn_of: Callable[[str], str],
+        reserved_concurrency: Mapping[str, int] | None = None,
+    ) -> None:
         self._specs = {arn_of(spec.logical_id): spec for spec in functions}
         self._specs.update({spec.logical_id: spec for spec in functions})
         self._arn_of = arn_of
@@ -48,9 +88,13 @@ class InProcessLambda:
         # Lambda never runs two invocations in one container; here they share the process. The API's Powertools
         # Idempotency layer keeps per-invocation state on one shared object, so its invocations take turns.
         self._one_at_a_time = {"OrderApiFunction": threading.Lock()}
+        self._reserved = dict(reserved_concurrency or {})
+        self._running: Counter[str] = Counter()
         self.invocations: Counter[str] = Counter()
+        self.throttles: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.completed_items: set[str] = set()
+        self.spans: deque[InvocationSpan] = deque(maxlen=MAX_SPANS)
 
     def handler(self, function: str) -> Callable[[dict[str, Any], Any], Any]:
         spec = self._specs[function]
@@ -72,23 +116,42 @@ class InProcessLambda:
             invoked_function_arn=self._arn_of(spec.logical_id),
             aws_request_id=str(uuid.uuid4()),
         )
-        with self._lock:
-            self.invocations[spec.logical_id] += 1
-        handler = self.handler(function)
-        turn = self._one_at_a_time.get(spec.logical_id)
-        if turn is None:
-            result = handler(event, context)
-        else:
-            with turn:
+        with self._reserved_slot(spec.logical_id):
+            handler = self.handler(function)
+            turn = self._one_at_a_time.get(spec.logical_id)
+            if turn is None:
                 result = handler(event, context)
+            else:
+                with turn:
+                    result = handler(event, context)
         # Lambda serialises the result: what a state receives is JSON, never a Python object.
         return json.loads(json.dumps(result))
+
+    @contextmanager
+    def _reserved_slot(self, function: str) -> Iterator[None]:
+        """One of the function's reserved concurrency slots for the invocation, or TooManyRequestsException."""
+        limit = self._reserved.get(function)
+        with self._lock:
+            if limit is not None and self._running[function] >= limit:
+                self.throttles[function] += 1
+                raise TooManyRequestsException(function, limit)
+            self._running[function] += 1
+            self.invocations[function] += 1
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running[function] -= 1
+                self.spans.append(InvocationSpan(function, started, time.monotonic()))
 
     # The boto3 Lambda client's `invoke`, as moto's interpreter calls it.
     def invoke(self, FunctionName: str, Payload: Any = None, **_: Any) -> dict[str, Any]:  # noqa: N803
         event = json.loads(Payload) if isinstance(Payload, (str, bytes)) and Payload else (Payload or {})
         try:
             result = self.invoke_json(FunctionName, event)
+        except TooManyRequestsException:
+            raise  # the service refused the call: moto's interpreter names it Lambda.TooManyRequestsException
         except Exception as exc:  # noqa: BLE001 - Lambda turns every exception into a FunctionError
             with self._lock:
                 self.errors[type(exc).__name__] += 1

@@ -6,10 +6,9 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, TextIO
 
+from seatflow_local.commands import CommandError, read_order_file
 from seatflow_local.runtime import LocalRuntime
 
 
@@ -35,7 +34,10 @@ class ProgressBar:
 
 
 def run_command(args: Any) -> int:
-    body = Path(args.order_file).read_text(encoding="utf-8")
+    try:
+        body = read_order_file(args.order_file).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CommandError(f"{args.order_file} is not UTF-8 text (byte {exc.start})") from None
     try:
         payload = json.loads(body)
         order_id = str(payload["order_id"])
@@ -63,6 +65,7 @@ def run_command(args: Any) -> int:
         else:
             print(format_report(document))
             print(format_timeline(runtime.history(order_id), description))
+            print(format_events(runtime.events(order_id), runtime.events_path))
             print(f"\nLogs: {runtime.log_file}")
     return 0 if document.get("status") == "COMPLETED" else 1
 
@@ -139,6 +142,28 @@ def format_timeline(events: list[dict[str, Any]], description: dict[str, Any]) -
     return "\n".join(lines)
 
 
+EVENT_COUNTS = ("participants", "enrolled", "needs_review", "failed")
+
+
+def format_events(events: list[dict[str, Any]], path: object) -> str:
+    """The order's events, as the shop's webhook and the bus's other rules would receive them."""
+    lines = ["", f"Events (source seatflow; appended to {path}):"]
+    for event in events:
+        detail = event.get("detail", {})
+        counts = detail.get("counts") or {}
+        about = (
+            f"{detail['participant_key']} ({detail.get('reason_code') or 'see the report'})"
+            if detail.get("participant_key")
+            else ", ".join(f"{k} {counts[k]}" for k in EVENT_COUNTS if k in counts)
+        )
+        lines.append(
+            f"  {event.get('time', ''):<21} {event.get('detail-type', ''):<26} {detail.get('status', ''):<9} {about}"
+        )
+    if not events:
+        lines.append("  (none)")
+    return "\n".join(lines)
+
+
 def _date(timestamp: Any) -> str:
     try:
         return datetime.fromtimestamp(int(timestamp), UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -148,49 +173,22 @@ def _date(timestamp: Any) -> str:
 
 # -- serve ----------------------------------------------------------------------------------------------------
 def serve_command(args: Any) -> int:
+    from seatflow_local.order_endpoint import ROUTES, serve_runtime
+
     with LocalRuntime() as runtime:
-
-        class OrderEndpoint(BaseHTTPRequestHandler):
-            def _answer(self, method: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length).decode("utf-8") if length else ""
-                path = self.path.split("?", 1)[0].rstrip("/")
-                parts = path.strip("/").split("/")
-                path_parameters = {"order_id": parts[1]} if len(parts) == 2 and parts[0] == "orders" else None
-                event = runtime.api_event(method, path, body, path_parameters=path_parameters)
-                event["headers"] = {k: v for k, v in self.headers.items()}
-                assert runtime.lambdas is not None
-                response = runtime.lambdas.invoke_json("OrderApiFunction", event)
-                payload = (response.get("body") or "").encode()
-                self.send_response(int(response["statusCode"]))
-                for key, value in (response.get("headers") or {}).items():
-                    self.send_header(key, str(value))
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def do_POST(self) -> None:  # noqa: N802
-                self._answer("POST")
-
-            def do_GET(self) -> None:  # noqa: N802
-                self._answer("GET")
-
-            def log_message(self, fmt: str, *values: Any) -> None:
-                sys.stderr.write(f"{self.address_string()} {fmt % values}\n")
-
-        server = ThreadingHTTPServer((args.host, args.port), OrderEndpoint)
+        server = serve_runtime(runtime, args.host, args.port)
         where = f"the Moodle sandbox at {runtime.moodle_url}" if runtime.sandbox else runtime.moodle_url
-        print(f"seatflow order endpoint on http://{args.host}:{args.port}/orders (Moodle: {where})", flush=True)
+        print(f"seatflow order endpoint on http://{args.host}:{server.port} ({ROUTES}); Moodle: {where}", flush=True)
         print(
-            "sign requests with `seatflow sign ORDER.json` (secret in .seatflow/webhook_secret); Ctrl-C stops",
+            "state lives in memory (moto, and the sandbox when used): every order is lost when serve stops",
             flush=True,
         )
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.server_close()
+        print(
+            "sign requests with `seatflow sign ORDER.json` (secret in .seatflow/webhook_secret), or call it with "
+            "`seatflow status|retry|amend|cancel|erase`; Ctrl-C stops",
+            flush=True,
+        )
+        server.serve_forever()  # returns on Ctrl-C, and closes the socket
     return 0
 
 

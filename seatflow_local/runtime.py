@@ -2,7 +2,8 @@
 
 - DynamoDB, S3, Secrets Manager and Step Functions run in moto, created from template.yaml (stack.py);
 - the state machine is the same ASL file with the same DefinitionSubstitutions, executed by moto's interpreter;
-- moto's Lambda invocations are routed to the handlers template.yaml names, run in-process, no Docker (lambdas.py);
+- moto's Lambda invocations are routed to the handlers template.yaml names, run in-process, no Docker, within
+  their reserved concurrency (lambdas.py);
 - Moodle is the sandbox, or a real Moodle when MOODLE_URL and MOODLE_TOKEN are set.
 """
 
@@ -38,20 +39,30 @@ class LocalRuntime:
         moodle_url: str | None = None,
         moodle_token: str | None = None,
         max_concurrency: int | None = None,
+        moodle_max_concurrency: int | None = None,
         role_ids: dict[str, int] | None = None,
         sandbox_latency_ms: float = 0.0,
         sandbox_fault_rate: float = 0.0,
         log_path: Path | None = None,
+        tracing: bool = False,
+        events_path: Path | None = None,
     ) -> None:
         self.template = Template()
         env_url, env_token = os.environ.get("MOODLE_URL"), os.environ.get("MOODLE_TOKEN")
         self.moodle_url = moodle_url or (env_url if env_url and env_token else None)
         self.moodle_token = moodle_token or (env_token if env_url and env_token else None)
         self.max_concurrency = max_concurrency or int(self.template.parameter_default("MapMaxConcurrency"))
+        # The Moodle-wide limit (the batch function's reserved concurrency); None: the template's default.
+        self.moodle_max_concurrency = moodle_max_concurrency
         self.role_ids = role_ids
         self.sandbox_latency_ms = sandbox_latency_ms
         self.sandbox_fault_rate = sandbox_fault_rate
         self.log_path = log_path
+        # X-Ray tracing through Powertools' Tracer, for a test that brings its own recorder and emitter.
+        self.tracing = tracing
+        # The order events (seatflow.lifecycle.events) are appended here instead of going to EventBridge.
+        self.events_path = events_path or STATE_DIR / "events.jsonl"
+        self._events_offset = 0
         self.sandbox: Any = None
         self.lambdas: InProcessLambda | None = None
         self._mock: Any = None
@@ -78,13 +89,16 @@ class LocalRuntime:
                 "AWS_SESSION_TOKEN": "local",
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
-                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_TRACE_DISABLED": "false" if self.tracing else "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
                 "POWERTOOLS_DEV": "false",
                 "MOODLE_TOKEN": None,
                 "WEBHOOK_SECRET": None,
+                "SEATFLOW_EVENTS_FILE": str(self.events_path),
             }
         )
+        self.events_path.parent.mkdir(parents=True, exist_ok=True)
+        self._events_offset = self.events_path.stat().st_size if self.events_path.exists() else 0
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         # moto also routes every `requests` call through its `responses` mock (for AWS URLs called without
@@ -169,6 +183,7 @@ class LocalRuntime:
             moodle_token=self.moodle_token,
             role_ids=self.role_ids,
             max_concurrency=self.max_concurrency,
+            moodle_max_concurrency=self.moodle_max_concurrency,
         )
         self.table_name = stack.table_name
         self.bucket_name = stack.bucket_name
@@ -178,7 +193,7 @@ class LocalRuntime:
         from seatflow.config import get_settings
 
         get_settings.cache_clear()
-        self.lambdas = InProcessLambda(stack.functions, self.function_arn)
+        self.lambdas = InProcessLambda(stack.functions, self.function_arn, stack.reserved_concurrency)
         self._restore_dispatch = route_lambda_to(self.lambdas)
 
     # -- what a shop and an operator do ------------------------------------------------------------------
@@ -251,6 +266,15 @@ class LocalRuntime:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"execution {order_id} still {description['status']} after {timeout}s")
             time.sleep(0.1)
+
+    def events(self, order_id: str) -> list[dict[str, Any]]:
+        """The events of this order published since the runtime started, oldest first."""
+        if not self.events_path.exists():
+            return []
+        with self.events_path.open(encoding="utf-8") as stream:
+            stream.seek(self._events_offset)
+            events = [json.loads(line) for line in stream if line.strip()]
+        return [event for event in events if event.get("detail", {}).get("order_id") == order_id]
 
     def history(self, order_id: str) -> list[dict[str, Any]]:
         import boto3

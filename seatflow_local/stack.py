@@ -1,5 +1,5 @@
-"""The stack template.yaml describes, created in moto: table, bucket, secrets and state machine, with the names,
-ARNs and function environment SAM would give them."""
+"""The stack template.yaml describes, created in moto: table (and its indexes), bucket, secrets and state machine,
+with the names, ARNs, function environment and reserved concurrency SAM would give them."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ class LocalStack:
     state_machine_arn: str
     functions: list[FunctionSpec]
     function_environment: dict[str, str | None]
+    # Logical id -> ReservedConcurrentExecutions, for the functions that have one (the Moodle-wide limit).
+    reserved_concurrency: dict[str, int]
 
 
 def function_arn(logical_id: str) -> str:
@@ -38,6 +40,7 @@ def create_stack(
     moodle_token: str | None,
     role_ids: dict[str, int] | None,
     max_concurrency: int,
+    moodle_max_concurrency: int | None = None,
 ) -> LocalStack:
     """Creates the template's resources in moto (which must be started) and resolves the functions' environment."""
     import boto3
@@ -51,11 +54,13 @@ def create_stack(
     state_machine_arn = f"arn:aws:states:{REGION}:{ACCOUNT_ID}:stateMachine:{state_machine_name}"
 
     dynamodb = boto3.client("dynamodb", region_name=REGION)
+    indexes = {key: table_props[key] for key in ("GlobalSecondaryIndexes",) if key in table_props}
     dynamodb.create_table(
         TableName=table_name,
         AttributeDefinitions=table_props["AttributeDefinitions"],
         KeySchema=table_props["KeySchema"],
         BillingMode=table_props.get("BillingMode", "PAY_PER_REQUEST"),
+        **indexes,
     )
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=bucket_name, CreateBucketConfiguration={"LocationConstraint": REGION}
@@ -78,8 +83,11 @@ def create_stack(
         "MoodleUrl": moodle_url or "",
         "MoodleRoleIds": json.dumps(role_ids or {}),
         "MapMaxConcurrency": str(max_concurrency),
+        **({"MoodleMaxConcurrency": str(moodle_max_concurrency)} if moodle_max_concurrency else {}),
         "LogLevel": os.environ.get("SEATFLOW_LOG_LEVEL", "INFO"),
         **secret_arns,
+        # Named as CloudFormation names it; locally the events go to a file (SEATFLOW_EVENTS_FILE), not to a bus.
+        **{bus: f"{STACK_NAME}-{bus}" for bus in tpl.logical_ids("AWS::Events::EventBus")},
     }
     attributes: dict[tuple[str, str], str] = {(sm.logical_id, "Name"): state_machine_name}
     functions = tpl.functions()
@@ -101,4 +109,9 @@ def create_stack(
         roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{STACK_NAME}-states",
         type="STANDARD",
     )
-    return LocalStack(table_name, bucket_name, state_machine_name, state_machine_arn, functions, env)
+    reserved = {
+        spec.logical_id: int(resolve(spec.reserved_concurrency, names, attributes))
+        for spec in functions
+        if spec.reserved_concurrency is not None
+    }
+    return LocalStack(table_name, bucket_name, state_machine_name, state_machine_arn, functions, env, reserved)

@@ -1,7 +1,7 @@
 """Reads template.yaml so that the local runtime builds exactly what SAM deploys.
 
-Only what the local runtime needs is resolved: the table's keys, the functions (code, handler, environment),
-and the state machine's definition with its DefinitionSubstitutions.
+Only what the local runtime needs is resolved: the table's keys and indexes, the functions (code, handler,
+environment, reserved concurrency), and the state machine's definition with its DefinitionSubstitutions.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ class FunctionSpec:
     code_dir: Path
     handler: str
     environment: dict[str, Any] = field(default_factory=dict)
+    # ReservedConcurrentExecutions as written in the template (a number or a Ref), None when unreserved.
+    reserved_concurrency: Any = None
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Template:
                     code_dir=ROOT / props["CodeUri"],
                     handler=props["Handler"],
                     environment=env,
+                    reserved_concurrency=props.get("ReservedConcurrentExecutions"),
                 )
             )
         return specs
@@ -109,6 +112,15 @@ class Template:
 
     def parameter_default(self, name: str) -> Any:
         return self.document.get("Parameters", {}).get(name, {}).get("Default")
+
+    def api_routes(self) -> list[tuple[str, str]]:
+        """(method, path) of each route of the functions' `Api` events, e.g. ("GET", "/orders/{order_id}")."""
+        routes = []
+        for logical_id in self.logical_ids("AWS::Serverless::Function"):
+            for event in self.resources[logical_id]["Properties"].get("Events", {}).values():
+                if event.get("Type") == "Api":
+                    routes.append((str(event["Properties"]["Method"]).upper(), str(event["Properties"]["Path"])))
+        return sorted(routes, key=lambda route: (route[1], route[0]))
 
 
 def resolve(value: Any, names: dict[str, str], attributes: dict[tuple[str, str], str]) -> Any:

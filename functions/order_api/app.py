@@ -1,5 +1,5 @@
-"""The shop's entry point: POST /orders and GET /orders/{order_id}, and the order's lifecycle (retry, amend,
-cancel).
+"""The shop's entry point: POST /orders, GET /orders/{order_id}, the order's lifecycle (retry, amend, cancel)
+and POST /erasures.
 
 Thin: the signature is checked, the body parsed into its model, one function of seatflow.intake called,
 its answer returned. Every refusal is an intake.IntakeError turned into `{"error", "message", "problems"}`.
@@ -7,12 +7,10 @@ its answer returned. Every refusal is an intake.IntakeError turned into `{"error
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
-    OpenAPIRequestValidationMiddleware,
-)
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -25,18 +23,7 @@ from seatflow.lifecycle.requests import AmendedOrderBody, CancellationRequest, R
 from seatflow.models.order import OrderBody
 from seatflow.observability import logger, metrics, tracer
 
-
-class SignatureBeforeValidation(OpenAPIRequestValidationMiddleware):
-    """Powertools validates the body before any user middleware runs; an unsigned request must learn
-    nothing about our schema, so the signature is checked first, in the validation step itself."""
-
-    def handler(self, app: Any, next_middleware: Any) -> Response:
-        intake.verify_request_signature(app.current_event.headers, intake.raw_body(app.current_event.raw_event))
-        return super().handler(app, next_middleware)
-
-
 app = APIGatewayRestResolver(enable_validation=True)
-app._request_validation_middleware = SignatureBeforeValidation()  # pinned Powertools 3.37; tested
 
 _REFUSALS: dict[int, Any] = {
     status: {
@@ -91,6 +78,28 @@ def post_order(order: Annotated[OrderBody, Body()]) -> Response[intake.AcceptedO
 def get_order(order_id: str) -> Response[intake.OrderReport]:
     report = intake.read_order_report(order_id)
     return Response(200, content_types.APPLICATION_JSON, report)
+
+
+@app.post(
+    "/erasures",
+    summary="Erase a person's personal data from every record",
+    description="Names, emails, phone, city, institution and usernames go; ids, statuses and the email's hash "
+    "stay, so the person's orders stay exactly-once. Moodle is untouched: use its privacy tools there. "
+    "Asking again changes nothing and gives the same answer.",
+    responses={
+        200: {
+            "description": "Every record about the person now holds none of their personal data",
+            "content": {"application/json": {"model": intake.ErasureReport}},
+        },
+        **_REFUSALS,
+        409: {
+            "description": "One of the person's orders is being fulfilled: send the same request after Retry-After",
+            "content": {"application/json": {"model": intake.ProblemReport}},
+        },
+    },
+)
+def post_erasure(request: Annotated[intake.ErasureRequest, Body()]) -> Response[intake.ErasureReport]:
+    return Response(200, content_types.APPLICATION_JSON, intake.erase_personal_data(request))
 
 
 def _change_responses(conflict: str) -> dict[int, Any]:
@@ -165,4 +174,20 @@ def answer_unsupported_content_type(error: RequestUnsupportedContentType) -> Res
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    # Powertools validates the body before any middleware runs; an unsigned request must learn nothing about
+    # our schema, so the signature is checked here, before the resolver sees the request.
+    try:
+        intake.verify_request_signature(event.get("headers"), intake.raw_body(event))
+    except intake.SignatureRejected as refusal:
+        return _refusal_before_routing(refusal)
     return app.resolve(event, context)
+
+
+def _refusal_before_routing(refusal: intake.IntakeError) -> dict[str, Any]:
+    """The proxy response the resolver gives a refusal (`answer_refusal`), for one made before it runs."""
+    return {
+        "statusCode": refusal.status,
+        "body": json.dumps(refusal.body(), separators=(",", ":")),
+        "isBase64Encoded": False,
+        "multiValueHeaders": {"Content-Type": [content_types.APPLICATION_JSON]},
+    }

@@ -79,6 +79,11 @@ class Database:
             self._sequences[sequence] = taken + 1
             return taken
 
+    def last_id(self, sequence: Literal["users", "groups"]) -> int:
+        """The last id the sequence gave out (PostgreSQL's ``last_value``), rolled back or not."""
+        with self.lock:
+            return self._sequences[sequence] - 1
+
     def reset(self) -> None:
         """Back to the recordings' fixture (users 1-8, courses 1-4, no enrolments, no groups)."""
         with self.lock, self.transaction():

@@ -104,6 +104,10 @@ class Inspection:
                 for r in self.db.execute("SELECT user_id FROM group_members WHERE group_id = ?", (group_id,))
             )
 
+    def last_user_id(self) -> int:
+        """The last id the user sequence gave out, to a user who exists or to one a refused batch rolled back."""
+        return self.db.last_id("users")
+
     def call_count(self, wsfunction: str | None = None) -> int:
         """Calls to the REST endpoint since the last reset, of one function or of all."""
         with self.db.lock:

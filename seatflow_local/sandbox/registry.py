@@ -1,12 +1,14 @@
 """Moodle's external functions table: ``@webservice(name)`` registers a function, the store dispatches on it.
 
 A web-service function gets the ``Site`` it runs on and the parsed parameters, returns what Moodle would
-(``None`` for a void function) or raises ``WsError``. It runs inside the call's transaction.
+(``None`` for a void function) or raises ``WsError``. It runs inside the call's transaction, unless it is
+registered with ``own_transaction=True``: it then opens ``site.transaction()`` itself, where Moodle does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypedDict, TypeVar
 
@@ -15,12 +17,17 @@ from .params import Params
 
 
 class Mail(TypedDict):
-    """A mail Moodle would send: the "new account" mail of an account created with createpassword=1."""
+    """A mail Moodle sent: the "new account" mail of an account created with createpassword=1.
+
+    Moodle sends it as it inserts the user, before the commit: when the batch is then refused, the mail is out
+    all the same, about an account that does not exist (``phantom``).
+    """
 
     to: str
     username: str
     user_id: int
     subject: str
+    phantom: bool
 
 
 @dataclass
@@ -33,25 +40,46 @@ class Site:
     config: dict[str, Any] = field(default_factory=dict)
     outbox: list[Mail] = field(default_factory=list)
     allowed_functions: list[str] = field(default_factory=list)  # the token's service, as configured
+    latency: float = 0.0  # seconds a call spends in Moodle besides its database work (the latency knob)
 
     def user_picture(self, size: str) -> str:
         """The default user picture's URL (``f1`` large, ``f2`` small)."""
         return f"{self.url}/theme/image.php/boost/core/1/u/{size}"
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One delegated transaction: on a refusal its rows go, and the mails sent during it stay out, phantom."""
+        with self.db.lock:
+            sent_before = len(self.outbox)
+            try:
+                with self.db.transaction():
+                    yield
+            except BaseException:
+                for mail in self.outbox[sent_before:]:
+                    mail["phantom"] = True
+                raise
+
 
 WebServiceFunction = Callable[[Site, Params], object]
 F = TypeVar("F", bound=WebServiceFunction)
 
-FUNCTIONS: dict[str, WebServiceFunction] = {}
+
+@dataclass(frozen=True)
+class Registered:
+    run: WebServiceFunction
+    own_transaction: bool
 
 
-def webservice(wsfunction: str) -> Callable[[F], F]:
+FUNCTIONS: dict[str, Registered] = {}
+
+
+def webservice(wsfunction: str, *, own_transaction: bool = False) -> Callable[[F], F]:
     """Register the decorated function as Moodle's ``wsfunction``."""
 
     def register(function: F) -> F:
         if wsfunction in FUNCTIONS:
             raise ValueError(f"{wsfunction} is registered twice")
-        FUNCTIONS[wsfunction] = function
+        FUNCTIONS[wsfunction] = Registered(function, own_transaction)
         return function
 
     return register

@@ -17,7 +17,7 @@ from .errors import (
     unknown_function,
 )
 from .params import parse_form
-from .service import OTHER_MOODLE_FUNCTIONS, SERVICE_FUNCTIONS
+from .service import IMPLEMENTED_FUNCTIONS, OTHER_MOODLE_FUNCTIONS
 from .store import Store
 
 REST_PATH = "/webservice/rest/server.php"
@@ -78,9 +78,9 @@ def _call(store: Store, fields: list[tuple[str, str]], *, token: str, maintenanc
         raise invalid_token()
     if not wsfunction:
         raise invalid_parameter()
-    if wsfunction not in SERVICE_FUNCTIONS and wsfunction not in OTHER_MOODLE_FUNCTIONS:
+    if wsfunction not in IMPLEMENTED_FUNCTIONS and wsfunction not in OTHER_MOODLE_FUNCTIONS:
         raise unknown_function()
-    if wsfunction not in store.allowed_functions or wsfunction not in SERVICE_FUNCTIONS:
+    if wsfunction not in store.allowed_functions or wsfunction not in IMPLEMENTED_FUNCTIONS:
         raise access_exception()
     params = parse_form([(k, v) for k, v in fields if k not in PROTOCOL_FIELDS])
     return store.dispatch(wsfunction, params)

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .gauge import CallGauge
 from .registry import Mail
 from .rest import REST_PATH, Answer, rest_answer
 from .store import Store
@@ -45,7 +46,6 @@ class Sandbox:
         if fault_mode not in FAULT_MODES:
             raise ValueError(f"fault_mode must be one of {FAULT_MODES}")
         self.token = token or secrets.token_hex(16)
-        self.latency_ms = latency_ms
         self.fault_rate = fault_rate
         self.fault_mode = fault_mode
         self.hang_seconds = hang_seconds
@@ -56,6 +56,8 @@ class Sandbox:
         self.httpd = _Server((host, port), _handler_for(self))
         self.url = f"http://{host}:{self.httpd.server_address[1]}"
         self.state = Store(site_url=self.url)
+        self.calls_in_flight = CallGauge()
+        self.state.set_latency(latency_ms)
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="moodle-sandbox", daemon=True)
 
     # --- lifecycle ----------------------------------------------------------------------------------
@@ -77,7 +79,8 @@ class Sandbox:
     # --- knobs --------------------------------------------------------------------------------------
     @property
     def outbox(self) -> list[Mail]:
-        """Mails Moodle would send: one "new account" mail per account created with createpassword=1."""
+        """Mails Moodle sent: one "new account" mail per user inserted with createpassword=1, those a refused batch
+        then rolled back included (``phantom``)."""
         with self.state.lock:
             return list(self.state.outbox)
 
@@ -88,8 +91,14 @@ class Sandbox:
             self.fault_mode = mode
         self.fault_rate = rate
 
+    @property
+    def latency_ms(self) -> float:
+        return self.state.site.latency * 1000
+
     def set_latency(self, latency_ms: float) -> None:
-        self.latency_ms = latency_ms
+        """The time each web-service call takes (core_user_create_users spends it between its checks and its
+        inserts, where Moodle's duplicate-username race happens)."""
+        self.state.set_latency(latency_ms)
 
     def set_maintenance(self, on: bool = True) -> None:
         self.maintenance = on
@@ -123,8 +132,6 @@ class Sandbox:
             elif self.fault_mode == "html":
                 return 200, "text/html; charset=utf-8", HTML_PAGE
             return 503, "text/html; charset=utf-8", FAULT_PAGE
-        if self.latency_ms:
-            time.sleep(self.latency_ms / 1000)  # outside the store's lock
         return rest_answer(self.state, fields, token=self.token, maintenance=self.maintenance)
 
 
@@ -143,7 +150,8 @@ def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
                 self._send(404, "text/plain", b"not found")
                 return
             try:
-                status, ctype, body = sandbox.handle(fields)
+                with sandbox.calls_in_flight.track():
+                    status, ctype, body = sandbox.handle(fields)
             except Exception as exc:  # a sandbox bug: answer like a broken PHP page would
                 status, ctype, body = (
                     500,

@@ -1,8 +1,9 @@
-"""The token's external service (Moodle's db/services.php): the functions it holds, and those it does not."""
+"""The token's external service (Moodle's db/services.php): the functions it holds, those the sandbox also
+implements for a site that adds them, and those it does not implement."""
 
 from __future__ import annotations
 
-# The functions the sandbox implements, in the order of the recorded service (then those it gained later: README).
+# The standard service: the functions of the recordings' fixture service, in the order of the recorded service.
 SERVICE_FUNCTIONS: tuple[str, ...] = (
     "core_webservice_get_site_info",
     "core_user_get_users_by_field",
@@ -23,6 +24,10 @@ SERVICE_FUNCTIONS: tuple[str, ...] = (
     "core_user_get_users",
     "core_group_delete_groups",
 )
+# Implemented, but outside the standard service: a site adds them to its service (on the peer,
+# ``EXTRA_FUNCTIONS=core_user_search_identity reset.sh``; here ``Store.allow_function``).
+EXTRA_FUNCTIONS: tuple[str, ...] = ("core_user_search_identity",)
+IMPLEMENTED_FUNCTIONS: tuple[str, ...] = SERVICE_FUNCTIONS + EXTRA_FUNCTIONS
 # Functions that exist in Moodle but that the sandbox does not implement: outside the service.
 OTHER_MOODLE_FUNCTIONS = frozenset(
     {

@@ -1,8 +1,8 @@
 """The sandbox's Moodle behind the HTTP side: the site, the token's service, and one transaction per call.
 
 Every behaviour of the web-service functions (``ws/``) mirrors a recording in ../shared/moodle-ws (errorcodes,
-exceptions, case sensitivities, silence on repeats, batch atomicity). The knobs and the counters here are the
-sandbox's own; ``Inspection`` adds the views tests read.
+exceptions, case sensitivities, silence on repeats, batch atomicity, mails sent by refused batches). The knobs
+and the counters here are the sandbox's own; ``Inspection`` adds the views tests read.
 """
 
 from __future__ import annotations
@@ -51,12 +51,16 @@ class Store(Inspection):
         return self.site.allowed_functions
 
     def reset(self) -> None:
-        """Back to the recordings' fixture (users 1-8, courses 1-4, no enrolments, no groups), knobs included."""
+        """Back to the recordings' fixture (users 1-8, courses 1-4, no enrolments, no groups), knobs included
+        (but the latency)."""
         with self.lock:
             self.db.reset()
             self.site.outbox.clear()
             self.calls.clear()
-            self.site.config = {"allowaccountssameemail": fixture.ALLOW_ACCOUNTS_SAME_EMAIL}
+            self.site.config = {
+                "allowaccountssameemail": fixture.ALLOW_ACCOUNTS_SAME_EMAIL,
+                "maxusersperpage": fixture.MAX_USERS_PER_PAGE,
+            }
             self.site.allowed_functions = list(self.service_functions)
             self.faults = 0
 
@@ -79,6 +83,10 @@ class Store(Inspection):
         with self.lock:
             self.site.config[name] = value
 
+    def set_latency(self, latency_ms: float) -> None:
+        """The time each call takes besides its database work, spent outside the lock."""
+        self.site.latency = latency_ms / 1000
+
     # --- counters ---------------------------------------------------------------------------------
     def count_call(self, wsfunction: str) -> None:
         with self.lock:
@@ -90,13 +98,10 @@ class Store(Inspection):
 
     # --- one call ---------------------------------------------------------------------------------
     def dispatch(self, wsfunction: str, params: Params) -> object:
-        """Run one web-service function in one transaction; raise WsError like Moodle would."""
+        """Run one web-service function in one transaction, after the call's latency; raise WsError like Moodle."""
         function = FUNCTIONS[wsfunction]
-        with self.lock:
-            mails_before = len(self.site.outbox)
-            try:
-                with self.db.transaction():
-                    return function(self.site, params)
-            except BaseException:
-                del self.site.outbox[mails_before:]  # the outbox rolls back with the transaction
-                raise
+        if function.own_transaction:  # it spends the latency where Moodle's race window is
+            return function.run(self.site, params)
+        time.sleep(self.site.latency)
+        with self.site.transaction():
+            return function.run(self.site, params)

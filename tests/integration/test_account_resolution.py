@@ -253,7 +253,8 @@ def test_a_refused_person_fails_alone_and_the_retry_mails_nobody_about_a_phantom
     mails = [m["to"] for m in moodle_sandbox.outbox]
     phantom_mails = len(mails) - len(created)
     assert set(mails) == {"ana@corp.example", "bo@corp.example", "cy@corp.example"}
-    assert phantom_mails <= 2
+    assert phantom_mails == 2
+    assert [m["to"] for m in moodle_sandbox.outbox if m["phantom"]] == ["ana@corp.example", "bo@corp.example"]
 
 
 # --- concurrency --------------------------------------------------------------------------------------------
@@ -280,9 +281,10 @@ def test_overlapping_batches_of_many_orders_create_each_account_once(moodle_sand
     # When they run at once
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(order, range(8)))
-    # Then every email has exactly one account, each with its own username, and one mail
+    # Then every email has exactly one account, each with its own username, and one mail about it (a batch that
+    # lost a username race has also mailed its rows before the bad one, as Moodle does: phantom, not counted here)
     users = [u for u in moodle_sandbox.state.users() if u["email"] in emails]
     assert sorted(u["email"] for u in users) == emails
     assert len({u["username"] for u in users}) == 20
-    assert len(moodle_sandbox.outbox) == len(users)
+    assert sorted(m["to"] for m in moodle_sandbox.outbox if not m["phantom"]) == emails
     assert all(store.get_account_claim(normalise_email(u["email"])).state == "CREATED" for u in users)

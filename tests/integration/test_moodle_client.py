@@ -299,3 +299,20 @@ def test_a_proxy_in_the_environment_is_read_once_when_the_client_is_made(monkeyp
     # Then it goes through the proxy, and does not read the environment again on each call
     assert client.session.proxies["https"] == "http://proxy.example:3128"
     assert client.session.trust_env is False
+
+
+def test_a_domain_whose_answer_is_too_big_is_looked_up_per_address_afterwards(moodle_client, monkeypatch):
+    # Given a limit of 2 accounts per domain answer, and example.com holding more
+    from seatflow.moodle import users
+
+    monkeypatch.setattr(users, "DOMAIN_ANSWER_MAX", 2)
+    monkeypatch.setattr(users, "_big_domains", set())
+    emails = ["alice@example.com", "bob@example.com", "nobody@example.com"]
+    # When a batch looks three of its addresses up, then the next batch does the same
+    first = find_accounts_by_emails(moodle_client, emails)
+    calls_after_first = moodle_client.calls["core_user_get_users"]
+    second = find_accounts_by_emails(moodle_client, emails)
+    # Then the first used one domain call, the second one call per address, with the same answer
+    assert calls_after_first == 1
+    assert moodle_client.calls["core_user_get_users"] - calls_after_first == 3
+    assert first == second and [u.username for u in first["alice@example.com"]] == ["alice.martin"]

@@ -102,11 +102,14 @@ def test_a_duplicate_email_is_refused_naming_both_positions(aws: AwsWorld, call_
     assert "participants.learners[0].email" in problem["message"]
 
 
-def test_bad_product_parameters_are_refused_naming_the_key(aws: AwsWorld, call_api: Any) -> None:
+def test_bad_product_parameters_are_refused_naming_every_bad_key(aws: AwsWorld, call_api: Any) -> None:
+    # Given product parameters with an unknown key and a malformed start
     answer = call_api(signed_post("api_post_order_bad_params.json"))
+    # Then both are reported at once, each naming its key
     assert answer.status == 422
-    assert answer.body["problems"] == [{"field": "product.params", "message": answer.body["problems"][0]["message"]}]
-    assert answer.body["problems"][0]["message"].startswith("colour: unknown key")
+    assert [p["field"] for p in answer.body["problems"]] == ["product.params", "product.params"]
+    messages = [p["message"] for p in answer.body["problems"]]
+    assert messages[0].startswith("colour: unknown key") and messages[1].startswith("starttime: must be")
 
 
 def test_field_problems_are_all_listed_with_readable_paths(aws: AwsWorld, call_api: Any) -> None:

@@ -249,3 +249,16 @@ def test_a_batch_of_claims_is_taken_at_once_keyed_by_normalised_email(store: Ord
         "taken@example.com": False,
     }
     assert claims["ana@example.com"].username == "Ana"
+
+
+def test_a_recorded_order_waits_among_the_unstarted_until_it_is_marked_running(store: OrderStore) -> None:
+    # Given the sample order, recorded
+    order = sample_order()
+    store.record_order(order, order.body_sha256())
+    [waiting] = store.iter_unstarted_orders()
+    # When its execution has started
+    store.mark_running(ORDER_ID, f"arn:aws:states:eu-west-3:123456789012:execution:sm:{ORDER_ID}")
+    # Then it was listed, fully recorded, since it was received, and is no longer
+    assert (waiting.order_id, waiting.participants_recorded) == (ORDER_ID, True)
+    assert waiting.unstarted_since == store.get_order(ORDER_ID).received_at
+    assert list(store.iter_unstarted_orders()) == []

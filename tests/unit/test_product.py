@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from seatflow.product import ProductParamError, parse_product_params, session_dates
+from seatflow.product import ProductParamError, parse_product_params, product_param_errors, session_dates
 
 DAY = 86400
 
@@ -66,6 +66,22 @@ def test_a_bad_parameter_is_refused_naming_its_key(raw: str, key: str) -> None:
         parse_product_params(raw)
     assert refused.value.key == key
     assert str(refused.value).startswith(f"{key}: ")
+
+
+def test_every_bad_key_is_found_in_one_reading_in_the_order_they_are_met() -> None:
+    # Given a string with an unknown key, a repeated key, a bad start and a bad end, and no course
+    raw = "colour=blue&starttime=tomorrow&starttime=today&endtime=+35W&size"
+    # When its problems are listed
+    errors = product_param_errors(raw)
+    # Then each bad key is named once, the first being the one parse_product_params raises
+    assert [e.key for e in errors] == ["colour", "starttime", "size", "coursename", "starttime", "endtime"]
+    with pytest.raises(ProductParamError) as refused:
+        parse_product_params(raw)
+    assert refused.value.key == "colour"
+
+
+def test_a_good_string_has_no_problems() -> None:
+    assert product_param_errors("coursename=C&endtime=+35D") == []
 
 
 def test_the_start_defaults_to_now() -> None:

@@ -93,3 +93,43 @@ def test_the_local_secret_file_is_created_once_and_then_reused(tmp_path: Any, mo
     # Then a random secret is written once and read back the second time
     assert len(first) >= 32 and path.read_text().strip() == first
     assert local_webhook_secret(path) == first
+
+
+# ------------------------------------------------------------------------------ hostile headers never crash
+VALID_V1 = "0" * 64
+
+
+@pytest.mark.parametrize(
+    ("header", "says"),
+    [
+        ("t=²,v1=" + VALID_V1, "not a Unix time"),  # str.isdigit() accepts '²', int() refuses it
+        ("t=١٢٣,v1=" + VALID_V1, "not a Unix time"),  # Arabic-Indic digits: int() would accept them
+        ("t=" + "9" * 5000 + ",v1=" + VALID_V1, "longer than"),
+        ("t=" + "9" * 13 + ",v1=" + VALID_V1, "at most 12 digits"),
+        ("t=-5,v1=" + VALID_V1, "not a Unix time"),
+        (f"t={NOW},v1=" + "a" * 65, "64 hex digits"),
+        (f"t={NOW},v1=" + "z" * 64, "64 hex digits"),
+        (f"t={NOW},v1=\ud800", "64 hex digits"),
+        (f"t={NOW}," + ",".join(["v1=" + VALID_V1] * 9), "more than 8"),
+        (",".join(["x=y"] * 300), "longer than"),
+    ],
+)
+def test_a_hostile_header_is_refused_with_a_signature_error_naming_the_problem(header: str, says: str) -> None:
+    # Given a header crafted to break the parser, When it is verified, Then only SignatureError is raised
+    with pytest.raises(signature.SignatureError, match=says):
+        signature.verify(header, BODY, SECRET, now=NOW)
+
+
+def test_a_timestamp_of_twelve_ascii_digits_is_parsed() -> None:
+    assert signature.parse(f"t={NOW:012d},v1={VALID_V1}") == (NOW, [VALID_V1])
+
+
+def test_a_body_with_a_lone_surrogate_is_refused_not_crashed_on() -> None:
+    header = signature.sign(SECRET, NOW, BODY)
+    with pytest.raises(signature.SignatureError, match="not valid UTF-8"):
+        signature.verify(header, "\ud800", SECRET, now=NOW)
+
+
+def test_an_upper_case_signature_still_matches() -> None:
+    header = signature.sign(SECRET, NOW, BODY).upper().replace("T=", "t=").replace("V1=", "v1=")
+    assert signature.verify(header, BODY, SECRET, now=NOW) == NOW

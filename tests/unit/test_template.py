@@ -108,7 +108,7 @@ def test_every_function_logs_json_to_its_own_log_group_with_the_stack_retention(
     # When each function's log group is looked up
     groups = {key: _props(key)["LoggingConfig"]["LogGroup"]["Ref"] for key in FUNCTIONS}
     # Then each function has a group of its own, kept LogRetentionDays days
-    assert len(set(groups.values())) == len(FUNCTIONS) == 7
+    assert len(set(groups.values())) == len(FUNCTIONS) == 10
     for group in groups.values():
         assert RESOURCES[group]["Type"] == "AWS::Logs::LogGroup"
         assert _props(group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}
@@ -143,8 +143,55 @@ def test_a_throttled_batch_is_retried_by_the_state_machine() -> None:
     # Given the batch state of the state machine's definition
     definition = json.loads((ROOT / _props("FulfilOrderStateMachine")["DefinitionUri"]).read_text())
     batch = definition["States"]["EnrolParticipants"]["ItemProcessor"]["States"]["EnrolParticipantBatch"]
-    # Then Lambda's throttling error is one its retriers catch
-    assert any("Lambda.TooManyRequestsException" in retrier["ErrorEquals"] for retrier in batch["Retry"])
+    # Then Lambda's throttling error has a retrier of its own, first (the first matching retrier wins)
+    throttle = batch["Retry"][0]
+    assert throttle["ErrorEquals"] == ["Lambda.TooManyRequestsException"]
+    assert not [r for r in batch["Retry"][1:] if "Lambda.TooManyRequestsException" in r["ErrorEquals"]]
+    # and it waits for a slot about an hour on average (full jitter halves the capped backoff), never less
+    caps = [
+        min(throttle["IntervalSeconds"] * throttle["BackoffRate"] ** n, throttle["MaxDelaySeconds"])
+        for n in range(throttle["MaxAttempts"])
+    ]
+    assert sum(caps) / 2 > 50 * 60
+    assert throttle["JitterStrategy"] == "FULL"
+
+
+# -- unstarted orders ---------------------------------------------------------------------------------------
+def test_the_unstarted_orders_index_is_sparse_on_the_attribute_the_store_sets() -> None:
+    # Given the table's indexes and the store's index name
+    from seatflow.store.orders import UNSTARTED_ORDERS_INDEX
+
+    [index] = [i for i in _props("OrdersTable")["GlobalSecondaryIndexes"] if i["IndexName"] == UNSTARTED_ORDERS_INDEX]
+    # Then the index is keyed on `unstarted_since` alone (only unstarted orders have it) and projects what the
+    # sweeper reads
+    assert index["IndexName"] == UNSTARTED_ORDERS_INDEX
+    assert index["KeySchema"] == [{"AttributeName": "unstarted_since", "KeyType": "HASH"}]
+    assert index["Projection"] == {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["participants_recorded"]}
+
+
+def test_the_sweeper_runs_every_minute_and_may_only_read_the_index_mark_orders_and_start_executions() -> None:
+    # Given the sweeper's schedule and policies
+    props = _props("StartUnstartedOrdersFunction")
+    [event] = props["Events"].values()
+    assert (event["Type"], event["Properties"]["Schedule"]) == ("Schedule", "rate(1 minute)")
+    # Then it may start executions of the state machine, scan the index and update items, nothing else
+    templates = [next(iter(p)) for p in props["Policies"] if "Statement" not in p]
+    statements = [stmt for p in props["Policies"] for stmt in p.get("Statement", [])]
+    assert templates == ["StepFunctionsExecutionPolicy"]
+    assert {(stmt["Action"], json.dumps(stmt["Resource"])) for stmt in statements} == {
+        ("dynamodb:Scan", json.dumps({"Fn::Sub": "${OrdersTable.Arn}/index/UnstartedOrders"})),
+        ("dynamodb:UpdateItem", json.dumps({"Fn::GetAtt": ["OrdersTable", "Arn"]})),
+    }
+
+
+def test_a_failing_sweeper_raises_the_lambda_errors_alarm() -> None:
+    # The age alarm treats no data as fine: a sweeper that fails publishes nothing, its errors must alarm.
+    watched = [
+        dimension["Value"]
+        for metric in _alarm_metrics(_props("LambdaErrorsAlarm"))
+        for dimension in metric["Dimensions"]
+    ]
+    assert {"Ref": "StartUnstartedOrdersFunction"} in watched
 
 
 # -- alarms ------------------------------------------------------------------------------------------------
@@ -235,3 +282,75 @@ def test_the_layer_ships_boto3_and_botocore_of_one_version() -> None:
     # Then both are pinned, to the same release, so neither is mixed with the runtime's copy of the other
     assert pins.keys() == {"boto3", "botocore"}
     assert pins["boto3"] == pins["botocore"]
+
+
+# -- order events and the shop's webhook -------------------------------------------------------------------------
+PUBLISHERS = ["OrderApiFunction", "EnrolParticipantsFunction", "FinalizeSessionFunction", "RecordOrderFailureFunction"]
+
+
+def test_every_function_that_changes_an_order_status_may_publish_to_the_order_bus_only() -> None:
+    # Given the bus every function is told about
+    assert GLOBAL_ENV["EVENT_BUS_NAME"] == {"Ref": "OrderEventBus"}
+    assert RESOURCES["OrderEventBus"]["Type"] == "AWS::Events::EventBus"
+    # Then each function that changes an order's status may put events on that bus, and on no other
+    for key in PUBLISHERS:
+        grants = [p["EventBridgePutEventsPolicy"] for p in _props(key)["Policies"] if "EventBridgePutEventsPolicy" in p]
+        assert grants == [{"EventBusName": {"Ref": "OrderEventBus"}}], key
+
+
+def test_the_shop_webhook_exists_only_when_its_url_is_given() -> None:
+    # Given the ShopWebhookUrl parameter, empty by default
+    assert TEMPLATE["Parameters"]["ShopWebhookUrl"]["Default"] == ""
+    assert TEMPLATE["Conditions"]["HasShopWebhook"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "ShopWebhookUrl"}, ""]}]}
+    # Then every resource of the webhook is under that condition
+    webhook = [key for key in RESOURCES if key.startswith("ShopWebhook")]
+    assert len(webhook) >= 6
+    assert {RESOURCES[key].get("Condition") for key in webhook} == {"HasShopWebhook"}
+
+
+def test_the_shop_webhook_signs_with_the_webhook_secret_and_retries_then_parks_what_the_shop_refused() -> None:
+    function, queue = _props("ShopWebhookFunction"), _props("ShopWebhookQueue")
+    # Given the function that POSTs the events: it reads the webhook secret, and nothing else
+    assert function["Environment"]["Variables"]["WEBHOOK_SECRET_ARN"] == {"Ref": "WebhookSecret"}
+    assert function["Policies"] == [{"AWSSecretsManagerGetSecretValuePolicy": {"SecretArn": {"Ref": "WebhookSecret"}}}]
+    # Then it reports each refused event alone, which comes back after the visibility timeout (longer than a
+    # delivery may take), a bounded number of times, then waits in the dead-letter queue
+    source = function["Events"]["OrderEvents"]["Properties"]
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert queue["VisibilityTimeout"] >= function["Timeout"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ShopWebhookDeadLetterQueue", "Arn"]}
+    # and what EventBridge itself cannot put in the queue goes to the same dead-letter queue
+    [target] = _props("ShopWebhookRule")["Targets"]
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["ShopWebhookDeadLetterQueue", "Arn"]}}
+    assert _props("ShopWebhookUndeliveredAlarm")["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+# -- personal data --------------------------------------------------------------------------------------------
+def test_personal_data_is_kept_365_days_after_the_session_unless_told_otherwise() -> None:
+    assert TEMPLATE["Parameters"]["RetentionDays"]["Default"] == 365
+    assert GLOBAL_ENV["RETENTION_DAYS"] == {"Ref": "RetentionDays"}
+    assert _props("OrdersTable")["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_one_persons_records_are_found_by_the_hash_of_their_email_and_the_index_holds_nothing_else() -> None:
+    from seatflow.store import EMAIL_HASH_INDEX
+
+    [index] = [i for i in _props("OrdersTable")["GlobalSecondaryIndexes"] if i["IndexName"] == EMAIL_HASH_INDEX]
+    assert index["KeySchema"] == [{"AttributeName": "email_hash", "KeyType": "HASH"}]
+    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+
+
+def test_only_ttl_deleting_a_retention_item_wakes_the_expiry_function() -> None:
+    # Given the expiry function's stream subscription
+    source = _props("ExpirePersonalDataFunction")["Events"]["RetentionExpired"]["Properties"]
+    assert source["Stream"] == {"Fn::GetAtt": ["OrdersTable", "StreamArn"]}
+    [pattern] = [json.loads(f["Pattern"]) for f in source["FilterCriteria"]["Filters"]]
+    # Then it takes deletions by DynamoDB itself (TTL) of retention items, not a person's DeleteItem nor the
+    # idempotency records TTL also deletes
+    assert pattern == {
+        "eventName": ["REMOVE"],
+        "userIdentity": {"type": ["Service"], "principalId": ["dynamodb.amazonaws.com"]},
+        "dynamodb": {"Keys": {"SK": {"S": ["RETENTION"]}}},
+    }
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "OnFailure" in source["DestinationConfig"]

@@ -53,7 +53,7 @@ def accounts_of(rt: LocalRuntime, email: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def runtime():
-    # Two Map slots: 30 participants go in 8 batches of 4, so namesakes land in different batches at once.
+    # Two Map slots: 30 participants go in 2 striped batches of 15, so namesakes land in both batches at once.
     with LocalRuntime(max_concurrency=2) as rt:
         yield rt
 

@@ -259,6 +259,27 @@ def test_with_a_small_map_concurrency_participants_go_in_batches_and_all_end_enr
 
     # Then fewer invocations than participants did the work, and every participant is enrolled once
     assert document["status"] == "COMPLETED"
-    assert invocations == 6  # batches of at most ceil(11 / (2 slots x 4)) = 2
+    assert invocations == 2  # batches of at most ceil(11 / 2 slots) = 6
     assert [p["status"] for p in document["participants"]] == ["ENROLLED"] * 11
     assert len({p["moodle_user_id"] for p in document["participants"]}) == 11
+
+
+def test_an_order_whose_participant_batches_cannot_be_read_ends_failed_not_running(runtime, sample_order, monkeypatch):
+    # Given PrepareSession writes the batch manifest where the Map does not read it (another bucket)
+    from seatflow.config import get_settings
+
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket="elsewhere", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    monkeypatch.setenv("MANIFEST_BUCKET", "elsewhere")
+    get_settings.cache_clear()
+    # When the order is fulfilled
+    runtime.submit_order(json.dumps(sample_order))
+    description = runtime.wait_for_order(sample_order["order_id"], timeout=120)
+    _, document = runtime.get_order(sample_order["order_id"])
+
+    # Then the Map's failure is recorded on the order, which ends FAILED with the cause, not RUNNING
+    assert description["status"] == "FAILED"
+    assert document["status"] == "FAILED"
+    assert document["failure"]["error"].startswith("States.")
+    assert runtime.lambdas.invocations["EnrolParticipantsFunction"] == 0

@@ -36,6 +36,11 @@ class Settings(BaseModel):
     # Participants in flight with Moodle at once (the Map's MaxConcurrency: one batch per slot).
     map_max_concurrency: int = Field(default=10, ge=1)
     max_participants_per_batch: int = Field(default=25, ge=1, le=100)
+    # Where order events go: the bus's name on AWS; locally a JSON-lines file instead (SEATFLOW_EVENTS_FILE).
+    event_bus_name: str = Field(default="")
+    events_file: str = Field(default="")
+    # Participants' personal data is kept this many days after the session's end (RetentionDays).
+    retention_days: int = Field(default=365, ge=1)
 
     @field_validator("moodle_role_ids", mode="before")
     @classmethod
@@ -69,6 +74,9 @@ class Settings(BaseModel):
             "group_batch_size": env.get("GROUP_BATCH_SIZE"),
             "map_max_concurrency": env.get("MAP_MAX_CONCURRENCY"),
             "max_participants_per_batch": env.get("MAX_PARTICIPANTS_PER_BATCH"),
+            "event_bus_name": env.get("EVENT_BUS_NAME"),
+            "events_file": env.get("SEATFLOW_EVENTS_FILE"),
+            "retention_days": env.get("RETENTION_DAYS"),
         }
         return cls(**{k: v for k, v in raw.items() if v not in (None, "")})
 

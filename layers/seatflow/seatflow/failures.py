@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from seatflow.config import Settings, get_settings
 from seatflow.lifecycle.events import order_event
 from seatflow.models.tasks import BatchDone, FailureTask, OrderDone
-from seatflow.observability import metrics
+from seatflow.observability import metrics, publish_metric_alone
+from seatflow.privacy.retention import schedule_personal_data_expiry
 from seatflow.store import OrderStore
 
 _cached: tuple[Settings, OrderStore] | None = None
@@ -42,6 +45,8 @@ def record_failure(task: FailureTask) -> dict[str, Any]:
         warnings=order.warnings if order else None,
         failure=failure,
     )
+    publish_metric_alone("OrdersFinished", MetricUnit.Count, [1], status="FAILED")
     if order is not None:
-        order_event("Order Failed", order.model_copy(update={"status": "FAILED", "failure": failure}), reason=reason)
+        schedule_personal_data_expiry(store, order.order_id, order.session)
+        order_event("Order Failed", order, status="FAILED", failure=failure)
     return OrderDone(order_id=task.order_id, status="FAILED").model_dump()

@@ -1,11 +1,11 @@
-"""The web-service functions, one module per Moodle component: importing this package registers them all in
-``FUNCTIONS``."""
+"""The web-service functions, one module per Moodle component (core_user in two: ``user_lookups`` finds users,
+``users`` writes them): importing this package registers them all in ``FUNCTIONS``."""
 
 from ..registry import FUNCTIONS
-from ..service import SERVICE_FUNCTIONS
-from . import courses, enrol, groups, roles, site, users
+from ..service import IMPLEMENTED_FUNCTIONS
+from . import courses, enrol, groups, roles, site, user_lookups, users
 
-__all__ = ["FUNCTIONS", "courses", "enrol", "groups", "roles", "site", "users"]
+__all__ = ["FUNCTIONS", "courses", "enrol", "groups", "roles", "site", "user_lookups", "users"]
 
-if set(FUNCTIONS) != set(SERVICE_FUNCTIONS):  # the service holds exactly the functions implemented
-    raise RuntimeError(f"registered and service functions differ: {set(FUNCTIONS) ^ set(SERVICE_FUNCTIONS)}")
+if set(FUNCTIONS) != set(IMPLEMENTED_FUNCTIONS):  # service.py lists exactly the functions implemented
+    raise RuntimeError(f"registered and listed functions differ: {set(FUNCTIONS) ^ set(IMPLEMENTED_FUNCTIONS)}")

@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from .. import fixture
 from ..db import COURSE
 from ..errors import invalid_parameter, invalid_user, missing_record, moodle_exception
 from ..params import Params, as_bool, as_int, items
@@ -52,7 +53,8 @@ class _Enrolment:
 
 @webservice("enrol_manual_enrol_users")
 def enrol_users(site: Site, params: Params) -> None:
-    """Enrols, or re-enrols (the given dates and status overwrite), and assigns the role in the course."""
+    """Enrols, or re-enrols: the item's dates (0 when absent) and status (active unless ``suspend``) overwrite
+    the enrolment's; the role is assigned in the course (another role is added to those held)."""
     db = site.db
     for e in [_Enrolment.parse(item) for item in items(params, "enrolments", ("roleid", "userid", "courseid"))]:
         course = db.course(e.courseid)
@@ -71,18 +73,13 @@ def enrol_users(site: Site, params: Params) -> None:
             )
         if db.user(e.userid) is None:
             raise invalid_user()
-        status = None if e.suspend is None else int(e.suspend)
-        if db.enrolment(e.courseid, e.userid) is None:
-            db.execute(
-                "INSERT INTO user_enrolments VALUES (?, ?, ?, ?, ?)",
-                (e.courseid, e.userid, status or 0, e.timestart or 0, e.timeend or 0),
-            )
-        else:
-            db.execute(
-                "UPDATE user_enrolments SET status = coalesce(?, status), timestart = coalesce(?, timestart),"
-                " timeend = coalesce(?, timeend) WHERE course_id = ? AND user_id = ?",
-                (status, e.timestart, e.timeend, e.courseid, e.userid),
-            )
+        if e.userid == fixture.GUEST_USER_ID:
+            raise moodle_exception("guestsarenotallowed", "The guest user is not allowed to do this")
+        db.execute(
+            "INSERT INTO user_enrolments VALUES (?, ?, ?, ?, ?) ON CONFLICT (course_id, user_id) DO UPDATE SET "
+            "status = excluded.status, timestart = excluded.timestart, timeend = excluded.timeend",
+            (e.courseid, e.userid, int(bool(e.suspend)), e.timestart or 0, e.timeend or 0),
+        )
         db.execute(
             "INSERT OR IGNORE INTO role_assignments VALUES (?, ?, ?)", (e.roleid, e.userid, course["context_id"])
         )

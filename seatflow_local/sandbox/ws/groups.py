@@ -1,4 +1,4 @@
-"""core_group_*: a course's groups, creating and deleting them, and their members (added, listed, removed)."""
+"""core_group_*: a course's groups (created, listed, deleted), and their members (added, listed, removed)."""
 
 from __future__ import annotations
 
@@ -145,6 +145,18 @@ def delete_group_members(site: Site, params: Params) -> None:
         site.db.execute("DELETE FROM group_members WHERE group_id = ? AND user_id = ?", (group["id"], user_id))
 
 
+@webservice("core_group_delete_groups")
+def delete_groups(site: Site, params: Params) -> None:
+    """Deletes the groups and their memberships; an unknown group id is a silent no-op."""
+    group_ids = params.get("groupids")
+    if not isinstance(group_ids, list):
+        raise invalid_parameter()
+    for raw in group_ids:
+        group_id = as_int(raw)
+        site.db.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
+        site.db.execute("DELETE FROM groups_ WHERE id = ?", (group_id,))
+
+
 def _member_ids(site: Site, group_id: int) -> list[int]:
     """Members ordered like Moodle's groups_get_members(): by lastname, firstname."""
     ids = [r["user_id"] for r in site.db.execute("SELECT user_id FROM group_members WHERE group_id = ?", (group_id,))]
@@ -164,15 +176,3 @@ def get_group_members(site: Site, params: Params) -> list[GroupMembers]:
             raise missing_record("groups")
         result.append({"groupid": group_id, "userids": _member_ids(site, group_id)})
     return result
-
-
-@webservice("core_group_delete_groups")
-def delete_groups(site: Site, params: Params) -> None:
-    """Deletes the groups and their memberships; an unknown group id is silently skipped (cases-batch.jsonl,
-    group_delete_groups_incl_unknown: null, the known groups gone)."""
-    group_ids = params.get("groupids")
-    if not isinstance(group_ids, list):
-        raise invalid_parameter()
-    for group_id in [as_int(raw) for raw in group_ids]:
-        site.db.execute("DELETE FROM group_members WHERE group_id = ?", (group_id,))
-        site.db.execute("DELETE FROM groups_ WHERE id = ?", (group_id,))

@@ -3,7 +3,7 @@
 One batch costs Moodle a handful of calls whatever its size: the email lookups (one per busy domain), one
 availability check of the usernames, one ``core_user_create_users``. Creation is guarded by account claims in
 DynamoDB (``store.claims``), so two orders naming the same new email create one account, and a retried batch never
-creates a second one. The races this module closes (see docs/decisions/0008-batch-account-resolution.md):
+creates a second one. The races this module closes (see docs/decisions/0009-batch-account-resolution.md):
 - a create refused because another create took the username a moment earlier (``dmlwriteexception``): re-check by
   username and email, then take the next free name;
 - a create that landed late (after a timeout): the account found for the email is ours only if it has the

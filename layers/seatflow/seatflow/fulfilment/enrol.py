@@ -14,7 +14,7 @@ from collections import Counter
 from typing import Any
 
 from seatflow.accounts import AccountRequest, AccountResolution, resolve_accounts
-from seatflow.lifecycle.events import order_event
+from seatflow.lifecycle.events import order_events
 from seatflow.lifecycle.ledger import GrantRequest, grant_in_course
 from seatflow.lifecycle.work import ALREADY_ENROLLED, participant_grant, regrant, role_fields, withdraw
 from seatflow.models.order import OrderItem, ParticipantItem, ParticipantSummary
@@ -30,12 +30,16 @@ from .services import Services, services
 
 def work_of(participant: ParticipantItem | ParticipantSummary) -> str | None:
     """What is left to do to a participant: provision one PENDING, or the work a change left it. Nothing for the
-    others: a FAILED one waits for a retry (which makes it PENDING again), like one in NEEDS_REVIEW."""
+    others: a FAILED one waits for a retry (which makes it PENDING again), like one in NEEDS_REVIEW. An erased
+    participant has no email left to resolve: it is never provisioned, whatever it ended as."""
+    work: str | None
     if participant.todo in ("switch", "redate") and participant.moodle_user_id is None:
-        return "provision"  # nothing to switch or re-date yet
-    if participant.todo is not None:
+        work = "provision"  # nothing to switch or re-date yet
+    elif participant.todo is not None:
         return participant.todo
-    return "provision" if participant.status == "PENDING" else None
+    else:
+        work = "provision" if participant.status == "PENDING" else None
+    return None if participant.erased_at is not None else work
 
 
 def enrol_participants(task: ParticipantBatchTask) -> BatchDone:
@@ -58,13 +62,7 @@ def enrol_participants(task: ParticipantBatchTask) -> BatchDone:
     outcomes = provisioned + changed
     codes |= change_codes
     svc.store.save_participant_outcomes(outcomes)
-    for review in (p for p in provisioned if p.status == "NEEDS_REVIEW"):
-        order_event(
-            "Participant Needs Review",
-            order,
-            participant_key=review.participant_key,
-            reason_code=codes.get(review.participant_key),
-        )
+    order_events("Participant Needs Review", order, _needing_review(provisioned, codes))
 
     statuses = Counter(p.status for p in outcomes)
     accounts = Counter(p.account for p in provisioned if p.status == "ENROLLED" and p.account)
@@ -173,6 +171,22 @@ def enrol_batch(
         )
     ordered = [outcomes[p.participant_key] for p in participants if p.participant_key in outcomes]
     return ordered, codes, dict(batch.waiting)
+
+
+def _needing_review(outcomes: list[ParticipantItem], codes: dict[str, str]) -> list[dict[str, Any]]:
+    """The detail of each participant this run left NEEDS_REVIEW (a re-run skips them: one event each)."""
+    return [
+        {
+            "participant_key": p.participant_key,
+            "participant_status": p.status,
+            "role": p.role,
+            "email": p.email,
+            "reason_code": codes.get(p.participant_key),
+            "reason": p.reason,
+        }
+        for p in outcomes
+        if p.status == "NEEDS_REVIEW"
+    ]
 
 
 def _refusal(error: MoodlePermanentError) -> str:

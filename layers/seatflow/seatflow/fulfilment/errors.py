@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools import single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 from seatflow.moodle import MoodleError
+from seatflow.observability import publish_metric_alone
 
 
 class SessionNotPossible(Exception):
@@ -18,5 +18,5 @@ class OperatorAccountAmbiguous(Exception):
 
 def count_moodle_error(error: MoodleError) -> None:
     # A metric of its own: the errorcode dimension must not attach to the invocation's other metrics.
-    with single_metric(name="MoodleErrors", unit=MetricUnit.Count, value=1) as metric:
-        metric.add_dimension(name="errorcode", value=str(error.errorcode or error.exception or "unknown")[:64])
+    errorcode = str(error.errorcode or error.exception or "unknown")[:64]
+    publish_metric_alone("MoodleErrors", MetricUnit.Count, [1], errorcode=errorcode)

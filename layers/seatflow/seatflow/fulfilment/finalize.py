@@ -6,14 +6,17 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Literal
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from seatflow.lifecycle.cancel import finish_cancellation
-from seatflow.lifecycle.events import order_event
+from seatflow.lifecycle.events import FINISHED, order_event
 from seatflow.lifecycle.ledger import GrantRequest, grant_in_course
 from seatflow.models.lifecycle import Grant
 from seatflow.models.order import OrderItem, ParticipantSummary
 from seatflow.models.tasks import OrderDone, OrderTask
 from seatflow.moodle import MoodlePermanentError, add_group_members, ensure_group, find_course_by_shortname
-from seatflow.observability import logger
+from seatflow.observability import logger, publish_metric_alone
+from seatflow.privacy.retention import schedule_personal_data_expiry
 
 from .delegation import user_context_warnings
 from .enrol import work_of
@@ -21,12 +24,7 @@ from .errors import SessionNotPossible, count_moodle_error
 from .services import Services, services
 
 FinalStatus = Literal["COMPLETED", "PARTIAL", "FAILED", "CANCELLED"]
-EVENTS = {
-    "COMPLETED": "Order Completed",
-    "PARTIAL": "Order Partially Completed",
-    "FAILED": "Order Failed",
-    "CANCELLED": "Order Cancelled",
-}
+EVENTS = {**FINISHED, "CANCELLED": "Order Cancelled"}
 
 
 def finalize_session(task: OrderTask) -> OrderDone:
@@ -35,7 +33,7 @@ def finalize_session(task: OrderTask) -> OrderDone:
     if order is None or (not order.session and order.cancellation is None):
         raise SessionNotPossible(f"order {task.order_id} has no prepared session")
     participants = svc.store.list_participant_summaries(order.order_id)
-    pending = [p.participant_key for p in participants if work_of(p)]
+    pending = [p.participant_key for p in participants if work_of(p) or p.status == "PENDING"]
     if pending:
         svc.store.fail_pending_participants(order.order_id, pending, "not processed by the workflow")
         for participant in participants:
@@ -53,8 +51,11 @@ def finalize_session(task: OrderTask) -> OrderDone:
     svc.store.finish_order(
         order.order_id, status=status, counts=counts, group=group, warnings=warnings or None, failure=failure
     )
+    # Once per change, with its outcome: the OrdersNotCompleted alarm and the dashboard's outcomes read it.
+    publish_metric_alone("OrdersFinished", MetricUnit.Count, [1], status=status)
+    schedule_personal_data_expiry(svc.store, order.order_id, order.session)
+    order_event(EVENTS[status], order, status=status, counts=counts, change=task.change)
     logger.info("session finalised", extra={"status": status, "counts": counts})
-    order_event(EVENTS[status], order.model_copy(update={"status": status, "counts": counts}), counts=counts)
     return OrderDone(order_id=order.order_id, change=task.change, status=status, counts=counts)
 
 
@@ -73,7 +74,8 @@ def _finish_session(
         description=f"seatflow order {order.order_id} ({order.product.code})",
     )
     enrolled = [p for p in participants if p.status == "ENROLLED" and p.moodle_user_id]
-    members = [int(session["operator_user_id"])] + [int(p.moodle_user_id or 0) for p in enrolled]
+    operator_member = [int(session["operator_user_id"])] if session.get("operator_enrolled", True) else []
+    members = operator_member + [int(p.moodle_user_id or 0) for p in enrolled]
     refused = _add_members(svc, group.id, members)
     refusal = f"Moodle refused group membership for user ids {sorted(refused)}"
     if refused and refusal not in warnings:

@@ -56,24 +56,22 @@ def prepare_session(task: OrderTask, *, now: int | None = None) -> SessionPrepar
     if supervisor_role_id != student_role_id:
         probe_enrolment(moodle, course.id, course.shortname, student_role_id, "student")
 
-    operator = resolve_account(moodle, svc.store, person_of(order), order_id=order.order_id, claimant="operator")
-    if not operator.usable or operator.user is None:
-        raise OperatorAccountAmbiguous(f"operator: {operator.reason}")
-    operator_grant = Grant(
-        order_id=order.order_id, holder="operator", roles=[supervisor_role_id], timestart=timestart, timeend=timeend
-    )
-    granted = grant_in_course(
-        svc,
-        course.id,
-        [GrantRequest(user_id=operator.user.id, grant=operator_grant, new_account=operator.outcome == "created")],
-    )
-    if granted.refused:
-        raise granted.refused[0]
+    operator_id, operator_username, operator_outcome = _operator_account(svc, order)
+    if params.autoenrolsupervisor:  # autoenrolsupervisor=0: the operator stays out of the course and its group
+        operator_grant = Grant(
+            order_id=order.order_id, holder="operator", roles=[supervisor_role_id], timestart=timestart, timeend=timeend
+        )
+        granted = grant_in_course(
+            svc,
+            course.id,
+            [GrantRequest(user_id=operator_id, grant=operator_grant, new_account=operator_outcome == "created")],
+        )
+        if granted.refused:
+            raise granted.refused[0]
     user_context_roles = {
-        "supervisor": role_assignable_in_user_context(moodle, supervisor_role_id, operator.user.id),
-        "student": role_assignable_in_user_context(moodle, student_role_id, operator.user.id),
+        "supervisor": role_assignable_in_user_context(moodle, supervisor_role_id, operator_id),
+        "student": role_assignable_in_user_context(moodle, student_role_id, operator_id),
     }
-    metrics.add_metric(name=f"Accounts{operator.outcome.capitalize()}", unit="Count", value=1)
 
     svc.store.save_session(
         order.order_id,
@@ -86,9 +84,10 @@ def prepare_session(task: OrderTask, *, now: int | None = None) -> SessionPrepar
             "supervisor_role": params.supervisor,
             "supervisor_role_id": supervisor_role_id,
             "student_role_id": student_role_id,
-            "operator_user_id": operator.user.id,
-            "operator_username": operator.user.username,
-            "operator_account": operator.outcome,
+            "operator_user_id": operator_id,
+            "operator_username": operator_username,
+            "operator_account": operator_outcome,
+            "operator_enrolled": params.autoenrolsupervisor,
             "user_context_roles": user_context_roles,
             "prepared_at": prepared_at,
         },
@@ -96,6 +95,19 @@ def prepare_session(task: OrderTask, *, now: int | None = None) -> SessionPrepar
     prepared = _write_manifest(svc, order, task.change)
     logger.info("session prepared", extra={"course_id": course.id, "participants": prepared.participants})
     return prepared
+
+
+def _operator_account(svc: Services, order: OrderItem) -> tuple[int, str, str]:
+    """(Moodle user id, username, created or reused): found or created by email when the order is first prepared;
+    later changes keep that account (an amendment never changes the operator, whose data may be erased since)."""
+    session = order.session or {}
+    if session.get("operator_user_id"):
+        return int(session["operator_user_id"]), session.get("operator_username", ""), session["operator_account"]
+    operator = resolve_account(svc.moodle, svc.store, person_of(order), order_id=order.order_id, claimant="operator")
+    if not operator.usable or operator.user is None:
+        raise OperatorAccountAmbiguous(f"operator: {operator.reason}")
+    metrics.add_metric(name=f"Accounts{operator.outcome.capitalize()}", unit="Count", value=1)
+    return operator.user.id, operator.user.username, operator.outcome
 
 
 def _write_manifest(svc: Services, order: OrderItem, change: int | None) -> SessionPrepared:

@@ -1,9 +1,12 @@
-"""The order API's rules: authenticate a request, accept an order, report on it.
+"""The order API's rules: authenticate a request, accept an order, change it, report on it; and starting the
+orders it recorded but could not start.
 
 One module per idea: `errors` (every refusal and its HTTP status), `signature` (is this request from the
-shop?), `acceptance` (record the order and start its workflow, once), `changes` (retry, amend, cancel: each
-change accepted once, run in turn), `report` (GET /orders/{order_id}),
-`clients` (the store and Step Functions client they share). The API function uses the names below.
+shop?), `acceptance` (record the order and start its workflow, once), `workflow` (start an order's execution,
+named after it), `changes` (retry, amend, cancel: each change accepted once, run in turn), `report`
+(GET /orders/{order_id}), `erasures` (POST /erasures), `clients` (the store and Step Functions client they
+share), `sweeper` (start the orders left unstarted; its function imports it directly). The API function uses the
+names below.
 """
 
 from seatflow.intake.acceptance import (
@@ -14,6 +17,7 @@ from seatflow.intake.acceptance import (
 )
 from seatflow.intake.changes import AcceptedChange, ChangeView, accept_amendment, accept_cancellation, accept_retry
 from seatflow.intake.clients import forget_clients
+from seatflow.intake.erasures import ErasurePostponed, ErasureRequest, erase_personal_data
 from seatflow.intake.errors import (
     IN_PROGRESS_RETRY_AFTER_SECONDS,
     WORKFLOW_RETRY_AFTER_SECONDS,
@@ -43,6 +47,7 @@ from seatflow.intake.report import (
     read_order_report,
 )
 from seatflow.intake.signature import raw_body, verify_request_signature
+from seatflow.privacy import ErasureReport
 
 
 def reset() -> None:
@@ -59,6 +64,9 @@ __all__ = [
     "AcceptedOrder",
     "ChangeRecord",
     "ChangeView",
+    "ErasurePostponed",
+    "ErasureReport",
+    "ErasureRequest",
     "IntakeError",
     "InvalidJson",
     "Links",
@@ -80,6 +88,7 @@ __all__ = [
     "accept_cancellation",
     "accept_order",
     "accept_retry",
+    "erase_personal_data",
     "order_link",
     "problems_from_validation",
     "raw_body",

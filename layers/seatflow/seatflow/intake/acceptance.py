@@ -11,7 +11,6 @@ order stays RECEIVED, and the next POST of the same order starts it.
 
 from __future__ import annotations
 
-import json
 import os
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -27,22 +26,17 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.pydantic import PydanticSerializer
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel
 
 from seatflow.config import get_settings
-from seatflow.intake.clients import order_store, stepfunctions
-from seatflow.intake.errors import (
-    WORKFLOW_RETRY_AFTER_SECONDS,
-    OrderConflict,
-    OrderInProgress,
-    OrderRejected,
-    WorkflowNotStarted,
-)
+from seatflow.intake.clients import order_store
+from seatflow.intake.errors import OrderConflict, OrderInProgress, OrderRejected
 from seatflow.intake.report import Links, order_link
+from seatflow.intake.workflow import start_workflow
 from seatflow.lifecycle.events import order_event
 from seatflow.models.order import OrderBody, OrderStatus, order_rule_problems
 from seatflow.observability import logger, metrics
+from seatflow.privacy.retention import schedule_personal_data_expiry
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -108,16 +102,17 @@ def _record_and_start(order: OrderBody) -> AcceptedOrder:
     result = store.record_order(order, order.body_sha256())
     if result.outcome == "conflict":
         raise _conflict(order.order_id)
+    if result.outcome == "created":
+        # Until its session is known, an order keeps its personal data RetentionDays from now.
+        schedule_personal_data_expiry(store, order.order_id, None)
     status: OrderStatus = result.order.status
     if status == "RECEIVED":
-        execution_arn = _start_workflow(order.order_id)
+        execution_arn = start_workflow(order.order_id)
         store.mark_running(order.order_id, execution_arn)
         status = "RUNNING"
+        order_event("Order Accepted", result.order.model_copy(update={"execution_arn": execution_arn}), status=status)
         if result.outcome == "created":
             metrics.add_metric(name="OrdersAccepted", unit=MetricUnit.Count, value=1)
-        order_event(
-            "Order Accepted", result.order.model_copy(update={"status": status, "execution_arn": execution_arn})
-        )
     logger.info(
         "Order accepted",
         extra={"order_id": order.order_id, "outcome": result.outcome, "status": status, "seats": order.seats},
@@ -128,30 +123,4 @@ def _record_and_start(order: OrderBody) -> AcceptedOrder:
 def _conflict(order_id: str) -> OrderConflict:
     return OrderConflict(
         f"order {order_id} was already received with a different body; an order id can only be used once"
-    )
-
-
-def _start_workflow(order_id: str) -> str:
-    """Start the execution named after the order; an existing one counts as started."""
-    state_machine_arn = get_settings().state_machine_arn
-    execution_arn = state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{order_id}"
-    try:
-        response = stepfunctions().start_execution(
-            stateMachineArn=state_machine_arn, name=order_id, input=json.dumps({"order_id": order_id, "change": 1})
-        )
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":
-            return execution_arn
-        logger.exception("Could not start the workflow", extra={"order_id": order_id})
-        raise _not_started(order_id) from exc
-    except (BotoCoreError, ValueError) as exc:
-        logger.exception("Could not start the workflow", extra={"order_id": order_id})
-        raise _not_started(order_id) from exc
-    return str(response["executionArn"])
-
-
-def _not_started(order_id: str) -> WorkflowNotStarted:
-    return WorkflowNotStarted(
-        f"order {order_id} is recorded but its processing could not be started; "
-        f"send the same request again (after {WORKFLOW_RETRY_AFTER_SECONDS}s) to start it"
     )

@@ -5,7 +5,7 @@ Each change accepted is a CHANGE# item (seatflow.store.changes) and an execution
 and the change. Replays are recognised by the change items themselves, not by Powertools Idempotency: the same
 request finds its change and gets the same answer, at any time (a retry's body is always `{}`: a retry still
 waiting for its turn is the one a second retry gets). A change arriving while another runs is accepted and waits
-for its turn (docs/decisions/0010-order-changes.md).
+for its turn (docs/decisions/0013-order-changes.md).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from seatflow.intake.clients import order_store
 from seatflow.intake.errors import OrderNotFound
 from seatflow.models.lifecycle import ChangeItem, ChangeKind, ChangeState
-from seatflow.models.order import ORDER_ID_PATTERN, OrderStatus, ParticipantItem, ParticipantStatus, Person
+from seatflow.models.order import ORDER_ID_PATTERN, OrderItem, OrderStatus, ParticipantItem, ParticipantStatus
 
 
 class Links(BaseModel):
@@ -29,6 +29,7 @@ class OperatorOutcome(BaseModel):
     account: Literal["created", "reused"] | None = None
     moodle_user_id: int | None = None
     username: str | None = None
+    erased_at: int | None = Field(default=None, description="When the operator's personal data was erased")
 
 
 class ParticipantOutcome(BaseModel):
@@ -47,6 +48,7 @@ class ParticipantOutcome(BaseModel):
     group_member: bool | None = None
     reason: str | None = None
     warnings: list[str] = Field(default_factory=list)
+    erased_at: int | None = Field(default=None, description="When this person's personal data was erased")
 
 
 class ChangeRecord(BaseModel):
@@ -59,7 +61,6 @@ class ChangeRecord(BaseModel):
     state: ChangeState
     outcome: str | None = Field(default=None, description="The order's status when the change ended")
     finished_at: int | None = None
-    failure: str | None = None
     reason: str | None = Field(default=None, description="cancelled: the shop's reason")
     summary: dict[str, int] = Field(default_factory=dict, description="What the change did, counted")
 
@@ -112,7 +113,7 @@ def read_order_report(order_id: str) -> OrderReport:
         received_at=order.received_at,
         finished_at=order.finished_at,
         course=_course(session) if session else None,
-        operator=_operator(order.operator, session),
+        operator=_operator(order, session),
         group=order.group,
         participants=[_participant(p, refused) for p in participants],
         warnings=order.warnings,
@@ -133,7 +134,8 @@ def _course(session: Mapping[str, Any]) -> dict[str, Any]:
     return {k: session[k] for k in keys if k in session}
 
 
-def _operator(person: Person, session: Mapping[str, Any]) -> OperatorOutcome:
+def _operator(order: OrderItem, session: Mapping[str, Any]) -> OperatorOutcome:
+    person = order.operator
     return OperatorOutcome(
         firstname=person.firstname,
         lastname=person.lastname,
@@ -141,6 +143,7 @@ def _operator(person: Person, session: Mapping[str, Any]) -> OperatorOutcome:
         account=session.get("operator_account"),
         moodle_user_id=session.get("operator_user_id"),
         username=session.get("operator_username"),
+        erased_at=order.erased_at,
     )
 
 
@@ -164,4 +167,5 @@ def _participant(p: ParticipantItem, refused: set[int] | None) -> ParticipantOut
         group_member=member,
         reason=p.reason,
         warnings=p.warnings,
+        erased_at=p.erased_at,
     )

@@ -2,7 +2,8 @@
 and StartChange needs the whole body to compare with the participants as they stand then.
 
 Keys: `revisions/<order_id>/r<revision>-<first 16 hex of the body's SHA-256>.json`, so two bodies of one revision
-sent at once never overwrite each other (only one of them is accepted). The bucket's lifecycle rule expires them.
+sent at once never overwrite each other (only one of them is accepted). FinishChange deletes the body once its
+change ran; the bucket's lifecycle rule expires any left behind (a body whose change was never accepted).
 """
 
 from __future__ import annotations
@@ -30,3 +31,7 @@ def put_revision_body(body: AmendedOrderBody, key: str) -> None:
 def read_revision_body(key: str) -> AmendedOrderBody:
     answer = boto3.client("s3").get_object(Bucket=get_settings().manifest_bucket, Key=key)
     return AmendedOrderBody.model_validate_json(answer["Body"].read())
+
+
+def delete_revision_body(key: str) -> None:
+    boto3.client("s3").delete_object(Bucket=get_settings().manifest_bucket, Key=key)

@@ -8,6 +8,7 @@ from seatflow.models.tasks import ChangeEnd, ChangeFinished, NextChange
 from seatflow.observability import logger
 from seatflow.store.table import unix_now
 
+from .bodies import delete_revision_body
 from .clients import change_store, start_change_execution
 
 
@@ -20,16 +21,12 @@ def finish_change(task: ChangeEnd) -> ChangeFinished:
     if order is None or change is None:
         return ChangeFinished(order_id=task.order_id, change=task.change, failed=failed)
     if change.state != "DONE":
+        # The outcome only: the failure's words (which may quote usernames) stay on the order, which erasures reach.
         store.update_change(
-            order.order_id,
-            change.seq,
-            {
-                "state": "DONE",
-                "finished_at": unix_now(),
-                "outcome": order.status,
-                "failure": (order.failure or {}).get("reason") if order.status == "FAILED" else None,
-            },
+            order.order_id, change.seq, {"state": "DONE", "finished_at": unix_now(), "outcome": order.status}
         )
+    if change.body_key:
+        delete_revision_body(change.body_key)  # applied: the amended body's personal data need not wait in S3
     following = store.hand_over_turn(order.order_id, change.seq)
     if following is None:
         return ChangeFinished(order_id=order.order_id, change=change.seq, failed=failed)

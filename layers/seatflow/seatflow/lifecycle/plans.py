@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from seatflow.models.order import ParticipantItem, Person, Role, participant_key
+from seatflow.models.personal import email_hash
 
 from .requests import AmendedOrderBody
 
@@ -34,16 +35,20 @@ Plan = tuple[list[ParticipantItem], dict[str, int]]
 def plan_amendment(
     order_id: str, stored: Sequence[ParticipantItem], body: AmendedOrderBody, *, dates_changed: bool
 ) -> Plan:
-    """Participants keyed by normalised email: added (a new key after the role's last one, or a removed participant
-    back), removed (withdraw), role changed (switch), dates changed (redate every enrolled one)."""
-    by_email = {p.email_norm: p for p in stored}
+    """Participants keyed by normalised email, through its hash (which outlives an erasure): added (a new key after
+    the role's last one, or a removed participant back), removed (withdraw), role changed (switch), dates changed
+    (redate every enrolled one). A participant whose personal data was erased is kept as it is (decision 0012)."""
+    by_email = {p.email_hash or email_hash(p.email_norm): p for p in stored}
     next_number = _next_numbers(stored)
     writes: list[ParticipantItem] = []
     counts: Counter[str] = Counter()
     wanted: set[str] = set()
     for _, role, position, person in body.as_order().participants_with_keys():
-        wanted.add(person.email_norm)
-        old = by_email.get(person.email_norm)
+        key_hash = email_hash(person.email)
+        wanted.add(key_hash)
+        old = by_email.get(key_hash)
+        if old is not None and old.erased_at is not None:
+            continue
         if old is None:
             key = participant_key(role, next_number[role])
             next_number[role] += 1
@@ -66,7 +71,8 @@ def plan_amendment(
         if new != old:
             writes.append(new)
     for participant in stored:
-        if participant.email_norm not in wanted and participant.status != "REMOVED" and participant.todo != "withdraw":
+        gone = (participant.email_hash or email_hash(participant.email_norm)) not in wanted
+        if gone and participant.status != "REMOVED" and participant.todo != "withdraw":
             writes.append(participant.model_copy(update={"todo": "withdraw"}))
             counts["removed"] += 1
     return writes, dict(counts)
@@ -79,7 +85,7 @@ def plan_retry(stored: Sequence[ParticipantItem], *, cancelling: bool) -> Plan:
         return plan_cancellation(stored)
     writes = []
     for participant in stored:
-        if participant.status not in ("NEEDS_REVIEW", "FAILED"):
+        if participant.status not in ("NEEDS_REVIEW", "FAILED") or participant.erased_at is not None:
             continue
         if participant.todo is not None and participant.todo != "provision":
             writes.append(participant)  # counted; its todo resumes as it is

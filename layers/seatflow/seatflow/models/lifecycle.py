@@ -50,7 +50,6 @@ class ChangeItem(BaseModel):
     started_at: int | None = None
     finished_at: int | None = None
     outcome: str | None = None
-    failure: str | None = None
     body_sha256: str | None = Field(default=None, description="amended, created: the revision's body")
     body_key: str | None = Field(default=None, description="amended: where its body waits (S3 key)")
     seats: int | None = None

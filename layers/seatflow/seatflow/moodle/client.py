@@ -2,7 +2,7 @@
 
 No automatic retries: Step Functions retries transient errors (``MoodleTransientError``), and several
 Moodle calls are not idempotent. One pooled ``requests.Session`` per client, safe to share between
-threads (the workflow calls Moodle concurrently).
+threads (the workflow calls Moodle concurrently). Each call's time goes to ``latency.call_latencies``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from .errors import MoodlePermanentError, MoodleTransientError, error_from_envelope
+from .errors import DatabaseWriteError, MoodlePermanentError, MoodleTransientError, error_from_envelope
+from .latency import call_latencies
 
 logger = logging.getLogger("seatflow.moodle")
 
@@ -135,7 +136,13 @@ class MoodleClient:
             except MoodleTransientError as error:
                 if attempt == attempts or error.reason == "timeout":
                     raise
-                time.sleep(random.uniform(0, TRANSIENT_BASE_DELAY * 2**attempt))  # noqa: S311 - jitter
+            except DatabaseWriteError:
+                # Two orders enrolling (or assigning, or grouping) the same person at once: both passed Moodle's
+                # "not there yet" check and the unique index refused the second insert. The row exists now, and
+                # the call is silent when repeated, so sending it again settles it.
+                if attempt == attempts:
+                    raise
+            time.sleep(random.uniform(0, TRANSIENT_BASE_DELAY * 2**attempt))  # noqa: S311 - jitter
         raise AssertionError("unreachable")
 
     def _call_once(self, wsfunction: str, params: Mapping[str, Any] | None) -> Any:
@@ -151,6 +158,7 @@ class MoodleClient:
         try:
             response = self.session.post(self.endpoint, data=data, timeout=self.timeout)
         except requests.Timeout as exc:
+            call_latencies.record(wsfunction, (time.perf_counter() - started) * 1000)
             raise MoodleTransientError(
                 self._redact(f"timed out after {self.timeout}: {type(exc).__name__}"),
                 reason="timeout",
@@ -158,6 +166,7 @@ class MoodleClient:
                 exception=type(exc).__name__,
             ) from None
         except requests.RequestException as exc:
+            call_latencies.record(wsfunction, (time.perf_counter() - started) * 1000)
             raise MoodleTransientError(
                 self._redact(f"connection failed: {exc}"),
                 reason="connection",
@@ -165,6 +174,7 @@ class MoodleClient:
                 exception=type(exc).__name__,
             ) from None
         elapsed_ms = round((time.perf_counter() - started) * 1000)
+        call_latencies.record(wsfunction, elapsed_ms)
         logger.debug(
             "moodle call",
             extra={"wsfunction": wsfunction, "status": response.status_code, "elapsed_ms": elapsed_ms},

@@ -30,6 +30,10 @@ FIELD_LENGTHS = {
 }
 # A domain is looked up as a whole when a batch holds at least this many of its addresses...
 DOMAIN_LOOKUP_MIN = 3
+# ...until Moodle answers it with more accounts than this: Moodle builds each user's details, so a big domain's
+# answer costs more than a batch's lookups one by one. Remembered for the container's life (warm invocations).
+DOMAIN_ANSWER_MAX = 1_000
+_big_domains: set[str] = set()
 # ...unless it is a public mail provider, whose population would make the answer huge.
 PUBLIC_MAIL_DOMAINS = frozenset(
     {
@@ -82,7 +86,7 @@ def lookup_queries(emails: Iterable[str], domain_min: int = DOMAIN_LOOKUP_MIN) -
         by_domain.setdefault(_domain(email), []).append(email)
     queries: list[str] = []
     for domain, addresses in by_domain.items():
-        if domain and len(addresses) >= domain_min and domain not in PUBLIC_MAIL_DOMAINS:
+        if domain and len(addresses) >= domain_min and domain not in PUBLIC_MAIL_DOMAINS | _big_domains:
             queries.append("%@" + _like_literal(domain))
         else:
             queries.extend(_like_literal(address) for address in addresses)
@@ -100,6 +104,8 @@ def find_accounts_by_emails(
     found: dict[str, dict[int, MoodleUser]] = {email: {} for email in wanted}
     for query in lookup_queries(wanted, domain_min):
         answer = client.call("core_user_get_users", {"criteria": [{"key": "email", "value": query}]})
+        if query.startswith("%@") and len(answer.get("users", [])) > DOMAIN_ANSWER_MAX:
+            _big_domains.add(query[2:].replace("\\", ""))
         for raw in answer.get("users", []):
             user = MoodleUser.model_validate(raw)
             key = user.email.strip().casefold()

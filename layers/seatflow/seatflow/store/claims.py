@@ -110,7 +110,9 @@ class AccountClaims(Table):
                 **self._key(account_pk(finished.email_norm), ACCOUNT_SK),
                 **to_dynamo(finished.model_dump(exclude={"owned"}, exclude_none=True)),
             },
-            ConditionExpression="order_id = :order AND participant_key = :claimant",
+            # Absent too: a duplicate invocation of this batch (the first one still running after a timeout) may
+            # have released the claim meanwhile; the account is ours all the same.
+            ConditionExpression="attribute_not_exists(PK) OR (order_id = :order AND participant_key = :claimant)",
             ExpressionAttributeValues=to_dynamo({":order": claim.order_id, ":claimant": claim.participant_key}),
         )
 

@@ -4,11 +4,15 @@ Recording an order never loses it and never half-writes it silently: the order i
 (conditional on not existing), the participants follow in BatchWriteItem chunks of 25, then the order
 item is marked `participants_recorded`. A retry of the same body completes a partial write; the workflow
 is only started once `participants_recorded` is true, so the re-write can never reset an outcome.
+
+An order not started yet carries `unstarted_since` (when it was recorded), removed once it runs: the sparse
+index UNSTARTED_ORDERS_INDEX holds exactly the orders waiting for a start, for the sweeper that starts them.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Iterator
+from typing import Any, Literal, NamedTuple
 
 from botocore.exceptions import ClientError
 
@@ -26,6 +30,17 @@ from seatflow.store.table import (
     to_dynamo,
     unix_now,
 )
+
+# template.yaml: OrdersTable's index on `unstarted_since`, projecting `participants_recorded`.
+UNSTARTED_ORDERS_INDEX = "UnstartedOrders"
+
+
+class UnstartedOrder(NamedTuple):
+    """An order recorded but not started: what the sparse index holds of it."""
+
+    order_id: str
+    unstarted_since: int
+    participants_recorded: bool
 
 
 class OrderRecords(ParticipantRecords, ChangeRecords):
@@ -57,7 +72,7 @@ class OrderRecords(ParticipantRecords, ChangeRecords):
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item=self._order_attributes(item),
+                Item={**self._order_attributes(item), "unstarted_since": {"N": str(now)}},
                 ConditionExpression="attribute_not_exists(PK)",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
@@ -80,12 +95,15 @@ class OrderRecords(ParticipantRecords, ChangeRecords):
         return RecordResult(outcome="created", order=self._mark_participants_recorded(order.order_id))
 
     def mark_running(self, order_id: str, execution_arn: str) -> None:
-        """RECEIVED -> RUNNING with the execution; a later status (the workflow got there first) is kept."""
+        """RECEIVED -> RUNNING with the execution; a later status (the workflow got there first) is kept.
+        Either way the order has started: it leaves the unstarted orders."""
         try:
             self.client.update_item(
                 TableName=self.table_name,
                 Key=self._key(order_pk(order_id), ORDER_SK),
-                UpdateExpression="SET #status = :running, execution_arn = :arn, updated_at = :now",
+                UpdateExpression=(
+                    "SET #status = :running, execution_arn = :arn, updated_at = :now REMOVE unstarted_since"
+                ),
                 ConditionExpression="attribute_exists(PK) AND #status = :received",
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues=to_dynamo(
@@ -95,7 +113,24 @@ class OrderRecords(ParticipantRecords, ChangeRecords):
         except ClientError as exc:
             if not is_condition_failed(exc):
                 raise
-            self._update_order(order_id, {"execution_arn": execution_arn})
+            self._update_order(order_id, {"execution_arn": execution_arn, "unstarted_since": None})
+
+    def iter_unstarted_orders(self) -> Iterator[UnstartedOrder]:
+        """The orders recorded and not started yet, in no order: a Scan of the sparse index, which holds only
+        them (normally none). The index is eventually consistent: an order started a moment ago may show."""
+        kwargs: dict[str, Any] = {"TableName": self.table_name, "IndexName": UNSTARTED_ORDERS_INDEX}
+        while True:
+            page = self.client.scan(**kwargs)
+            for item in page.get("Items", []):
+                values = from_dynamo(item)
+                yield UnstartedOrder(
+                    order_id=str(values["PK"]).removeprefix(order_pk("")),
+                    unstarted_since=int(values["unstarted_since"]),
+                    participants_recorded=bool(values.get("participants_recorded")),
+                )
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def get_order(self, order_id: str) -> OrderItem | None:
         response = self.client.get_item(
@@ -127,7 +162,7 @@ class OrderRecords(ParticipantRecords, ChangeRecords):
 
     def save_session(self, order_id: str, session: dict[str, Any]) -> None:
         """The prepared session (course, dates, role ids, operator account); the order is RUNNING."""
-        self._update_order(order_id, {"session": session, "status": "RUNNING"})
+        self._update_order(order_id, {"session": session, "status": "RUNNING", "unstarted_since": None})
 
     def finish_order(
         self,
@@ -148,6 +183,7 @@ class OrderRecords(ParticipantRecords, ChangeRecords):
                 "warnings": warnings or [],
                 "failure": failure,
                 "finished_at": unix_now(),
+                "unstarted_since": None,
             },
         )
 

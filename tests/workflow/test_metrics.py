@@ -1,0 +1,81 @@
+"""The metrics the template's alarms and dashboard read, as an order's run emits them: its outcome once
+(`OrdersFinished` by `status`), and Moodle's answer time by web-service function (`MoodleCallLatency`)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from seatflow_local.runtime import LocalRuntime
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+@pytest.fixture
+def sample_order() -> dict[str, Any]:
+    return json.loads((EVENTS / "order_spocm1.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def runtime():
+    with LocalRuntime() as rt:
+        yield rt
+
+
+@pytest.fixture
+def published(runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """Metrics on, as on Lambda (the local runtime turns them off); a reader of the EMF documents printed since."""
+    from seatflow.moodle.latency import call_latencies
+
+    call_latencies.publish()  # still disabled: forgets the times of calls made outside any invocation
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+
+    def documents(name: str) -> list[dict[str, Any]]:
+        lines = capsys.readouterr().out.splitlines()
+        return [d for d in (json.loads(line) for line in lines if line.startswith('{"_aws"')) if name in d]
+
+    return documents
+
+
+def run(rt: LocalRuntime, order: dict[str, Any]) -> None:
+    assert rt.submit_order(json.dumps(order))[0] == 202
+    rt.wait_for_order(order["order_id"], timeout=300)
+
+
+def test_a_completed_order_is_counted_once_with_its_status(runtime, sample_order, published):
+    # When the sample order is fulfilled
+    run(runtime, sample_order)
+    # Then one OrdersFinished is published, COMPLETED, with the service dimension the alarm reads
+    [document] = published("OrdersFinished")
+    assert (document["status"], document["service"], document["OrdersFinished"]) == ("COMPLETED", "seatflow", [1.0])
+
+
+def test_an_order_that_could_not_be_prepared_is_counted_failed(runtime, sample_order, published):
+    # Given a product naming a course that does not exist
+    sample_order["product"]["params"] = "coursename=NOPE"
+    # When the order runs and RecordOrderFailure records it
+    run(runtime, sample_order)
+    # Then it is counted once, FAILED
+    assert [(d["status"], d["OrdersFinished"]) for d in published("OrdersFinished")] == [("FAILED", [1.0])]
+
+
+def test_every_moodle_call_has_its_latency_published_under_its_web_service_function(runtime, sample_order, published):
+    # When the sample order is fulfilled
+    run(runtime, sample_order)
+    documents = published("MoodleCallLatency")
+    # Then each call Moodle answered has one latency, under its function, in documents of 100 values at most
+    latencies: Counter[str] = Counter()
+    for document in documents:
+        assert len(document["MoodleCallLatency"]) <= 100
+        assert document["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
+            {"Name": "MoodleCallLatency", "Unit": "Milliseconds"}
+        ]
+        latencies[document["wsfunction"]] += len(document["MoodleCallLatency"])
+    answered = {name: runtime.sandbox.state.call_count(name) for name in latencies}
+    assert latencies == answered
+    assert sum(latencies.values()) == runtime.sandbox.state.call_count() > 11

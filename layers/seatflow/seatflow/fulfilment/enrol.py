@@ -137,7 +137,7 @@ def enrol_batch(
     requests = [
         GrantRequest(
             user_id=resolution.user.id if resolution.user else 0,
-            grant=participant_grant(order, participant.model_copy(update={"todo": None})),
+            grant=participant_grant(order, participant),
             new_account=resolution.outcome == "created",
         )
         for participant, resolution in ready

@@ -1,6 +1,7 @@
-"""POST /orders, GET /orders/{order_id} and POST /erasures: the shop's entry point.
+"""The shop's entry point: POST /orders, GET /orders/{order_id}, the order's lifecycle (retry, amend, cancel)
+and POST /erasures.
 
-Thin: the signature is checked, the body parsed into OrderBody, one function of seatflow.intake called,
+Thin: the signature is checked, the body parsed into its model, one function of seatflow.intake called,
 its answer returned. Every refusal is an intake.IntakeError turned into `{"error", "message", "problems"}`.
 """
 
@@ -18,6 +19,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from seatflow import intake
+from seatflow.lifecycle.requests import AmendedOrderBody, CancellationRequest, RetryRequest
 from seatflow.models.order import OrderBody
 from seatflow.observability import logger, metrics, tracer
 
@@ -98,6 +100,57 @@ def get_order(order_id: str) -> Response[intake.OrderReport]:
 )
 def post_erasure(request: Annotated[intake.ErasureRequest, Body()]) -> Response[intake.ErasureReport]:
     return Response(200, content_types.APPLICATION_JSON, intake.erase_personal_data(request))
+
+
+def _change_responses(conflict: str) -> dict[int, Any]:
+    return {
+        202: {
+            "description": "Recorded; it runs now, or right after the changes accepted before it (also a replay)",
+            "content": {"application/json": {"model": intake.AcceptedChange}},
+        },
+        **_REFUSALS,
+        404: {"description": "No such order", "content": {"application/json": {"model": intake.ProblemReport}}},
+        409: {"description": conflict, "content": {"application/json": {"model": intake.ProblemReport}}},
+        503: {
+            "description": "Recorded but not started: send the same request again after Retry-After",
+            "content": {"application/json": {"model": intake.ProblemReport}},
+        },
+    }
+
+
+@app.post(
+    "/orders/<order_id>/retry",
+    summary="Run again what needs it, after the cause was fixed in Moodle",
+    description="Participants in NEEDS_REVIEW or FAILED, and a FAILED order's whole workflow. "
+    "Participants already ENROLLED are never touched again.",
+    responses=_change_responses("nothing_to_retry, or order_cancelled"),
+)
+def retry_order(order_id: str, request: Annotated[RetryRequest, Body()]) -> Response[intake.AcceptedChange]:
+    return Response(202, content_types.APPLICATION_JSON, intake.accept_retry(order_id))
+
+
+@app.put(
+    "/orders/<order_id>",
+    summary="The order as it now stands: participants added, removed or changed, the session's dates moved",
+    description="The body of POST /orders plus `revision` (2 and up). Only what changed since the last revision "
+    "accepted is done in Moodle, and only what this order granted is taken back.",
+    responses=_change_responses("stale_revision, revision_conflict, or order_cancelled"),
+)
+def amend_order(order_id: str, order: Annotated[AmendedOrderBody, Body()]) -> Response[intake.AcceptedChange]:
+    return Response(202, content_types.APPLICATION_JSON, intake.accept_amendment(order_id, order))
+
+
+@app.post(
+    "/orders/<order_id>/cancellation",
+    summary="Cancel the order: undo everything it granted in Moodle",
+    description="Enrolments, group, cross roles, the operator's supervisor and support-course enrolments, each "
+    "only where no other order still grants it. Accounts are never deleted or suspended.",
+    responses=_change_responses("order_cancelled: already cancelled with another reason"),
+)
+def cancel_order(
+    order_id: str, cancellation: Annotated[CancellationRequest, Body()]
+) -> Response[intake.AcceptedChange]:
+    return Response(202, content_types.APPLICATION_JSON, intake.accept_cancellation(order_id, cancellation))
 
 
 @app.exception_handler(intake.IntakeError)

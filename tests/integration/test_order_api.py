@@ -60,7 +60,7 @@ def test_a_valid_order_is_accepted_recorded_and_started(aws: AwsWorld, call_api:
     [execution] = executions(aws)
     assert execution["name"] == ORDER_ID
     described = aws.stepfunctions.describe_execution(executionArn=execution["executionArn"])
-    assert json.loads(described["input"]) == {"order_id": ORDER_ID}
+    assert json.loads(described["input"]) == {"order_id": ORDER_ID, "change": 1}
     assert order_item(aws)["execution_arn"]["S"] == execution["executionArn"]
 
 

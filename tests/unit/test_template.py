@@ -108,7 +108,7 @@ def test_every_function_logs_json_to_its_own_log_group_with_the_stack_retention(
     # When each function's log group is looked up
     groups = {key: _props(key)["LoggingConfig"]["LogGroup"]["Ref"] for key in FUNCTIONS}
     # Then each function has a group of its own, kept LogRetentionDays days
-    assert len(set(groups.values())) == len(FUNCTIONS) == 8
+    assert len(set(groups.values())) == len(FUNCTIONS) == 10
     for group in groups.values():
         assert RESOURCES[group]["Type"] == "AWS::Logs::LogGroup"
         assert _props(group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}

@@ -41,6 +41,11 @@ REQUIRED_FUNCTIONS = {
     "core_group_get_course_groups": "find the order's group",
     "core_group_create_groups": "create the order's group",
     "core_group_add_group_members": "add participants to the group",
+    "core_enrol_get_enrolled_users": "tell enrolments someone else made from the order's own",
+    "enrol_manual_unenrol_users": "undo an order's enrolments (amend, cancel)",
+    "core_role_unassign_roles": "undo an order's roles (amend, cancel)",
+    "core_group_delete_group_members": "take removed participants out of the group",
+    "core_group_delete_groups": "delete a cancelled order's group",
 }
 
 

@@ -35,17 +35,18 @@ def record_failure(task: FailureTask) -> dict[str, Any]:
         failed = store.fail_pending_participants(task.order_id, task.participant_keys, reason)
         metrics.add_metric(name="ParticipantsFailed", unit="Count", value=len(failed))
         return BatchDone(order_id=task.order_id, failed=len(failed)).model_dump()
+    order = store.get_order(task.order_id)
+    failure = {"error": task.error.Error, "reason": reason}
     store.finish_order(
         task.order_id,
         status="FAILED",
-        counts={},
-        group=None,
-        warnings=None,
-        failure={"error": task.error.Error, "reason": reason},
+        counts=order.counts if order else {},
+        group=order.group if order else None,
+        warnings=order.warnings if order else None,
+        failure=failure,
     )
     publish_metric_alone("OrdersFinished", MetricUnit.Count, [1], status="FAILED")
-    order = store.get_order(task.order_id)
     if order is not None:
         schedule_personal_data_expiry(store, order.order_id, order.session)
-        order_event("Order Failed", order, failure={"error": task.error.Error, "reason": reason})
+        order_event("Order Failed", order, status="FAILED", failure=failure)
     return OrderDone(order_id=task.order_id, status="FAILED").model_dump()

@@ -79,6 +79,32 @@ class OrderInProgress(IntakeError):
     retry_after = IN_PROGRESS_RETRY_AFTER_SECONDS
 
 
+class StaleRevision(IntakeError):
+    """An amendment older than the last one accepted."""
+
+    status = 409
+    error = "stale_revision"
+
+
+class RevisionConflict(IntakeError):
+    """An amendment reusing the revision number of another body."""
+
+    status = 409
+    error = "revision_conflict"
+
+
+class NothingToRetry(IntakeError):
+    status = 409
+    error = "nothing_to_retry"
+
+
+class OrderCancelled(IntakeError):
+    """The order is cancelled, or being cancelled: it takes no other change."""
+
+    status = 409
+    error = "order_cancelled"
+
+
 class WorkflowNotStarted(IntakeError):
     status = 503
     error = "order_recorded_not_started"

@@ -1,4 +1,5 @@
-"""GET /orders/{order_id}: the order's status and each participant's outcome, read from the store.
+"""GET /orders/{order_id}: the order's status, each participant's outcome and the order's history of changes,
+read from the store.
 
 `order_link` lives here because the link every answer carries is where this report is read.
 """
@@ -13,7 +14,8 @@ from pydantic import BaseModel, Field
 
 from seatflow.intake.clients import order_store
 from seatflow.intake.errors import OrderNotFound
-from seatflow.models.order import ORDER_ID_PATTERN, OrderItem, OrderStatus, ParticipantItem
+from seatflow.models.lifecycle import ChangeItem, ChangeKind, ChangeState
+from seatflow.models.order import ORDER_ID_PATTERN, OrderItem, OrderStatus, ParticipantItem, ParticipantStatus
 
 
 class Links(BaseModel):
@@ -37,7 +39,7 @@ class ParticipantOutcome(BaseModel):
     firstname: str
     lastname: str
     email: str
-    status: Literal["PENDING", "ENROLLED", "NEEDS_REVIEW", "FAILED"]
+    status: ParticipantStatus
     account: Literal["created", "reused"] | None = None
     moodle_user_id: int | None = None
     username: str | None = None
@@ -49,12 +51,27 @@ class ParticipantOutcome(BaseModel):
     erased_at: int | None = Field(default=None, description="When this person's personal data was erased")
 
 
+class ChangeRecord(BaseModel):
+    """One change of the order: its creation, an amendment, a retry or its cancellation."""
+
+    revision: int
+    kind: ChangeKind
+    accepted_at: int
+    execution_name: str
+    state: ChangeState
+    outcome: str | None = Field(default=None, description="The order's status when the change ended")
+    finished_at: int | None = None
+    reason: str | None = Field(default=None, description="cancelled: the shop's reason")
+    summary: dict[str, int] = Field(default_factory=dict, description="What the change did, counted")
+
+
 class OrderReport(BaseModel):
     """GET /orders/{order_id}."""
 
     order_id: str
     status: OrderStatus
     execution_name: str | None = Field(default=None, description="The Step Functions execution of this order")
+    revision: int = Field(default=1, description="The last revision accepted (1: the order as first posted)")
     seats: int
     counts: dict[str, int]
     received_at: int
@@ -65,6 +82,8 @@ class OrderReport(BaseModel):
     participants: list[ParticipantOutcome]
     warnings: list[str] = Field(default_factory=list)
     failure: dict[str, Any] | None = None
+    cancellation: dict[str, Any] | None = None
+    history: list[ChangeRecord] = Field(default_factory=list, description="Every change, in the order accepted")
     links: Links
 
 
@@ -78,8 +97,8 @@ def read_order_report(order_id: str) -> OrderReport:
     if order is None:
         raise OrderNotFound(f"no order {order_id}")
     participants = store.list_participants(order_id)
-    counts: dict[str, int] = {"participants": len(participants)}
-    for status in ("PENDING", "ENROLLED", "NEEDS_REVIEW", "FAILED"):
+    counts: dict[str, int] = {"participants": sum(1 for p in participants if p.status != "REMOVED")}
+    for status in ("PENDING", "ENROLLED", "NEEDS_REVIEW", "FAILED", "REMOVED"):
         counts[status.lower()] = sum(1 for p in participants if p.status == status)
     for name, value in order.counts.items():
         counts.setdefault(name, value)
@@ -99,8 +118,15 @@ def read_order_report(order_id: str) -> OrderReport:
         participants=[_participant(p, refused) for p in participants],
         warnings=order.warnings,
         failure=order.failure,
+        revision=order.revision,
+        cancellation=order.cancellation,
+        history=[_change(c) for c in store.list_changes(order_id)],
         links=order_link(order.order_id),
     )
+
+
+def _change(change: ChangeItem) -> ChangeRecord:
+    return ChangeRecord.model_validate(change.model_dump())
 
 
 def _course(session: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,10 @@ def start_workflow(order_id: str) -> str:
     execution_arn = state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{order_id}"
     try:
         response = stepfunctions().start_execution(
-            stateMachineArn=state_machine_arn, name=order_id, input=json.dumps({"order_id": order_id})
+            stateMachineArn=state_machine_arn,
+            name=order_id,
+            # The order's first change, its creation: it holds the order's turn (docs/decisions/0013-order-changes.md).
+            input=json.dumps({"order_id": order_id, "change": 1}),
         )
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == "ExecutionAlreadyExists":

@@ -89,6 +89,7 @@ def _event(kind: str, order: OrderItem, extra: Mapping[str, Any]) -> dict[str, A
             execution,
             detail["status"],
             extra.get("participant_key"),
+            extra.get("change"),  # a retry may end in the status of the run before it: another event all the same
         )
     )
     detail["event_id"] = hashlib.sha256(identity.encode()).hexdigest()[:32]

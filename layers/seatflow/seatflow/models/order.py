@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from seatflow.models.lifecycle import OrderLifecycle, ParticipantLifecycle, ParticipantWork
 from seatflow.models.personal import StoredPerson, email_hash
 from seatflow.product import (
     ParticipantRole,
@@ -42,8 +43,8 @@ from seatflow.product import (
 MAX_PARTICIPANTS = 5000
 ORDER_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 
-OrderStatus = Literal["RECEIVED", "RUNNING", "COMPLETED", "PARTIAL", "FAILED"]
-ParticipantStatus = Literal["PENDING", "ENROLLED", "NEEDS_REVIEW", "FAILED"]
+OrderStatus = Literal["RECEIVED", "RUNNING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"]
+ParticipantStatus = Literal["PENDING", "ENROLLED", "NEEDS_REVIEW", "FAILED", "REMOVED"]
 Role = Literal["learner", "tutor"]
 
 # Moodle's validate_email (lib/weblib.php) is PHPMailer's validateAddress, i.e. PHP's FILTER_VALIDATE_EMAIL
@@ -396,7 +397,7 @@ class StoredProduct(BaseModel):
     parsed: dict[str, Any]
 
 
-class OrderItem(BaseModel):
+class OrderItem(OrderLifecycle):
     order_id: str
     status: OrderStatus
     body_sha256: str
@@ -428,7 +429,7 @@ class OrderItem(BaseModel):
         return self
 
 
-class ParticipantItem(BaseModel):
+class ParticipantItem(ParticipantLifecycle):
     order_id: str
     participant_key: str
     role: Role
@@ -470,6 +471,8 @@ class ParticipantSummary(BaseModel):
     status: ParticipantStatus = "PENDING"
     account: Literal["created", "reused"] | None = None
     moodle_user_id: int | None = None
+    todo: ParticipantWork | None = None
+    erased_at: int | None = None
 
 
 class AccountClaim(BaseModel):

@@ -10,7 +10,10 @@ from seatflow.models.order import ORDER_ID_PATTERN
 
 
 class OrderTask(BaseModel):
+    """An execution's input: the order, and the change it runs (None: a plain re-run of the order's workflow)."""
+
     order_id: str = Field(pattern=ORDER_ID_PATTERN)
+    change: int | None = Field(default=None, ge=1)
 
 
 ParticipantKey = Annotated[str, Field(pattern=r"^(learner|tutor)-\d{4,}$")]
@@ -50,6 +53,7 @@ class FailureTask(OrderTask):
 
 class SessionPrepared(BaseModel):
     order_id: str
+    change: int | None = None
     manifest_key: str
     participants: int
 
@@ -75,5 +79,35 @@ class BatchDone(BaseModel):
 
 class OrderDone(BaseModel):
     order_id: str
+    change: int | None = None
     status: str
     counts: dict[str, int] = Field(default_factory=dict)
+
+
+class ChangeStarted(BaseModel):
+    """StartChange's answer: the change applied (None: a plain re-run), and what it came to."""
+
+    order_id: str
+    change: int | None = None
+    kind: str | None = None
+    summary: dict[str, int] = Field(default_factory=dict)
+
+
+class ChangeEnd(OrderTask):
+    """FinishChange's input: the state at the end of the workflow; `error` when it came through a failure."""
+
+    error: StateError | None = None
+
+
+class NextChange(BaseModel):
+    change: int
+    execution_name: str
+
+
+class ChangeFinished(BaseModel):
+    """FinishChange's answer: whether the execution ends failed, and the change that got the order's turn."""
+
+    order_id: str
+    change: int | None = None
+    failed: bool = False
+    next: NextChange | None = None

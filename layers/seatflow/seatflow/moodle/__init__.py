@@ -1,6 +1,15 @@
 """Everything that talks to Moodle: the client, its errors, and the operations seatflow needs."""
 
 from .atomic import isolate_refusals
+from .changes import (
+    assign_course_roles,
+    delete_groups,
+    enrolled_roles,
+    remove_group_members,
+    unassign_course_roles,
+    unassign_user_context_roles,
+    unenrol_users,
+)
 from .client import MoodleClient, encode_params
 from .errors import (
     AccessDeniedError,
@@ -16,7 +25,7 @@ from .errors import (
     RecordNotFoundError,
     RoleAssignDeniedError,
 )
-from .models import Course, Enrolment, Group, MoodleUser, SiteInfo, UserContextAssignment
+from .models import Course, CourseRole, Enrolment, Group, MoodleUser, SiteInfo, UserContextAssignment
 from .operations import (
     add_group_members,
     assign_user_context_roles,
@@ -35,6 +44,7 @@ __all__ = [
     "AccessDeniedError",
     "Course",
     "CourseContextError",
+    "CourseRole",
     "DatabaseWriteError",
     "Enrolment",
     "Group",
@@ -56,11 +66,14 @@ __all__ = [
     "UsernameRequest",
     "add_group_members",
     "allocate_usernames",
+    "assign_course_roles",
     "assign_user_context_roles",
     "candidates_to_check",
     "create_accounts",
+    "delete_groups",
     "encode_params",
     "enrol_users",
+    "enrolled_roles",
     "ensure_group",
     "find_accounts_by_email",
     "find_accounts_by_emails",
@@ -69,6 +82,10 @@ __all__ = [
     "get_site_info",
     "isolate_refusals",
     "list_course_groups",
+    "remove_group_members",
     "taken_usernames",
+    "unassign_course_roles",
+    "unassign_user_context_roles",
+    "unenrol_users",
     "username_candidates",
 ]

@@ -69,6 +69,10 @@ REPEATABLE_FUNCTIONS = frozenset(
         "enrol_manual_enrol_users",
         "core_role_assign_roles",
         "core_group_add_group_members",
+        "enrol_manual_unenrol_users",
+        "core_role_unassign_roles",
+        "core_group_delete_group_members",
+        "core_group_delete_groups",
     }
 )
 TRANSIENT_ATTEMPTS = 3

@@ -63,3 +63,11 @@ class UserContextAssignment(_MoodleModel):
     role_id: int
     user_id: int
     context_user_id: int
+
+
+class CourseRole(_MoodleModel):
+    """``user_id`` holds ``role_id`` in the context of course ``course_id``."""
+
+    role_id: int
+    user_id: int
+    course_id: int

@@ -1,19 +1,22 @@
 """DynamoDB data access: the one table of docs/design.md (PK/SK), pydantic models in and out.
 
 OrderStore is the table's one interface, composed of one part per kind of item: orders.py (orders, whose
-recording also writes their participants), participants.py, claims.py (the account-claim protocol),
+recording also writes their participants), participants.py, changes.py (each change of an order, and its turn),
+claims.py (the account-claim protocol), ledger.py (what orders granted each Moodle user in each course),
 personal_data.py (one person's records, their erasure, each order's retention item), all on the plumbing and
 the keys of table.py.
 """
 
 from seatflow.store.claims import CLAIM_LEASE_SECONDS, AccountClaims, ClaimRequest
+from seatflow.store.ledger import LedgerKey, LedgerRecords
 from seatflow.store.orders import OrderRecords
 from seatflow.store.personal_data import EMAIL_HASH_INDEX, RETENTION_SK, PersonalDataRecords
 from seatflow.store.table import ACCOUNT_SK, ORDER_SK, ItemNotFound, account_pk, order_pk, participant_sk
 
 
-class OrderStore(OrderRecords, AccountClaims, PersonalDataRecords):
-    """The single table: orders, their participants, the account claims and the personal data they hold.
+class OrderStore(OrderRecords, AccountClaims, LedgerRecords, PersonalDataRecords):
+    """The single table: orders, their participants and changes, the account claims, the enrolment ledger and the
+    personal data they hold.
     The boto3 client is created on first use, once, under a lock."""
 
 
@@ -25,6 +28,7 @@ __all__ = [
     "ClaimRequest",
     "ORDER_SK",
     "ItemNotFound",
+    "LedgerKey",
     "OrderStore",
     "account_pk",
     "order_pk",

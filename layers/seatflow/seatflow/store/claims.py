@@ -8,29 +8,26 @@ A batch's claims are written in parallel: each is one conditional PutItem, and a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from seatflow.models.order import AccountClaim, normalise_email
-from seatflow.store.table import ACCOUNT_SK, Table, account_pk, from_dynamo, is_condition_failed, to_dynamo, unix_now
+from seatflow.store.table import (
+    ACCOUNT_SK,
+    Table,
+    account_pk,
+    from_dynamo,
+    in_parallel,
+    is_condition_failed,
+    to_dynamo,
+    unix_now,
+)
 
 # Longer than any create call can take (the client's timeout is 30 s, Step Functions' retries back off).
 CLAIM_LEASE_SECONDS = 120
-CLAIM_WRITERS = 8
-
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def _in_parallel(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
-    if len(items) <= 1:
-        return [work(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(CLAIM_WRITERS, len(items))) as pool:
-        return list(pool.map(work, items))
 
 
 @dataclass(frozen=True)
@@ -51,7 +48,7 @@ class AccountClaims(Table):
         another username), or a CREATING claim older than the lease. Otherwise the standing claim is returned.
         """
         at = now or unix_now()
-        claims = _in_parallel(lambda request: self._claim(request, at), requests)
+        claims = in_parallel(lambda request: self._claim(request, at), requests)
         return {claim.email_norm: claim for claim in claims}
 
     def _claim(self, request: ClaimRequest, now: int) -> AccountClaim:
@@ -103,7 +100,7 @@ class AccountClaims(Table):
     def complete_account_claims(self, done: Sequence[tuple[AccountClaim, int, str]]) -> None:
         """The accounts exist (claim, Moodle user id, username): each claim says which, for good; written on
         the condition that it is still its claimant's."""
-        _in_parallel(lambda pair: self._complete(*pair), done)
+        in_parallel(lambda pair: self._complete(*pair), done)
 
     def _complete(self, claim: AccountClaim, moodle_user_id: int, username: str) -> None:
         finished = claim.model_copy(update={"state": "CREATED", "moodle_user_id": moodle_user_id, "username": username})
@@ -121,7 +118,7 @@ class AccountClaims(Table):
 
     def release_account_claims(self, email_norms: Sequence[str], order_id: str) -> None:
         """Drop the claims this order still holds in CREATING (the creation was refused, or not needed)."""
-        _in_parallel(lambda email: self._release(email, order_id), email_norms)
+        in_parallel(lambda email: self._release(email, order_id), email_norms)
 
     def _release(self, email_norm: str, order_id: str) -> bool:
         try:

@@ -16,7 +16,9 @@ from typing import Any, Literal, NamedTuple
 
 from botocore.exceptions import ClientError
 
+from seatflow.models.lifecycle import ChangeItem
 from seatflow.models.order import OrderBody, OrderItem, ParticipantItem, RecordResult, StoredProduct
+from seatflow.store.changes import ChangeRecords
 from seatflow.store.participants import ParticipantRecords
 from seatflow.store.table import (
     ORDER_SK,
@@ -41,8 +43,9 @@ class UnstartedOrder(NamedTuple):
     participants_recorded: bool
 
 
-class OrderRecords(ParticipantRecords):
-    """The order item (PK `ORDER#<order_id>`, SK `ORDER`); recording one also writes its participants."""
+class OrderRecords(ParticipantRecords, ChangeRecords):
+    """The order item (PK `ORDER#<order_id>`, SK `ORDER`); recording one also writes its participants and its first
+    change (the creation, which holds the order's turn from the start)."""
 
     def record_order(self, order: OrderBody, body_sha256: str) -> RecordResult:
         """Write a new order and its participants; a replay is "same", a different body "conflict"."""
@@ -64,6 +67,7 @@ class OrderRecords(ParticipantRecords):
             received_at=now,
             updated_at=now,
             participants_recorded=False,
+            active_change=1,
         )
         try:
             self.client.put_item(
@@ -83,9 +87,11 @@ class OrderRecords(ParticipantRecords):
                 return RecordResult(outcome="conflict", order=existing)
             if not existing.participants_recorded:
                 self._write_participants(order, now)
+                self.put_first_change(_creation(item))
                 existing = self._mark_participants_recorded(order.order_id)
             return RecordResult(outcome="same", order=existing)
         self._write_participants(order, now)
+        self.put_first_change(_creation(item))
         return RecordResult(outcome="created", order=self._mark_participants_recorded(order.order_id))
 
     def mark_running(self, order_id: str, execution_arn: str) -> None:
@@ -162,7 +168,7 @@ class OrderRecords(ParticipantRecords):
         self,
         order_id: str,
         *,
-        status: Literal["COMPLETED", "PARTIAL", "FAILED"],
+        status: Literal["COMPLETED", "PARTIAL", "FAILED", "CANCELLED"],
         counts: dict[str, int],
         group: dict[str, Any] | None,
         warnings: list[str] | None,
@@ -181,6 +187,10 @@ class OrderRecords(ParticipantRecords):
             },
         )
 
+    def update_order(self, order_id: str, values: dict[str, Any]) -> OrderItem:
+        """SET the non-None values, REMOVE the None ones (a change applied, its status); the order must exist."""
+        return self._update_order(order_id, values)
+
     def _order_attributes(self, item: OrderItem) -> dict[str, Any]:
         return {
             **self._key(order_pk(item.order_id), ORDER_SK),
@@ -197,3 +207,17 @@ class OrderRecords(ParticipantRecords):
 
     def _update_order(self, order_id: str, values: dict[str, Any]) -> OrderItem:
         return OrderItem.model_validate(self._update(order_pk(order_id), ORDER_SK, values))
+
+
+def _creation(order: OrderItem) -> ChangeItem:
+    """The first change of every order: its creation, run by the execution named after the order."""
+    return ChangeItem(
+        order_id=order.order_id,
+        seq=1,
+        kind="created",
+        revision=1,
+        accepted_at=order.received_at,
+        execution_name=order.order_id,
+        body_sha256=order.body_sha256,
+        seats=order.seats,
+    )

@@ -123,7 +123,8 @@ class ParticipantRecords(Table):
             self._batch_put(items[start : start + BATCH_WRITE_SIZE])
 
     def fail_pending_participants(self, order_id: str, keys: list[str], reason: str) -> list[str]:
-        """Marks FAILED those of `keys` still PENDING (an outcome already saved is kept); returns them."""
+        """Marks FAILED those of `keys` still PENDING or with work left (`todo`, kept for a retry to resume); an
+        outcome already saved is kept. Returns them."""
         failed: list[str] = []
         for key in keys:
             try:
@@ -131,7 +132,7 @@ class ParticipantRecords(Table):
                     TableName=self.table_name,
                     Key=self._key(order_pk(order_id), participant_sk(key)),
                     UpdateExpression="SET #status = :failed, reason = :reason, updated_at = :now",
-                    ConditionExpression="#status = :pending",
+                    ConditionExpression="#status = :pending OR attribute_exists(todo)",
                     ExpressionAttributeNames={"#status": "status"},
                     ExpressionAttributeValues=to_dynamo(
                         {":failed": "FAILED", ":pending": "PENDING", ":reason": reason, ":now": unix_now()}

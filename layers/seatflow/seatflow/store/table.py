@@ -4,7 +4,9 @@ every kind of item shares. Nothing here knows what an order, a participant or a 
 Keys
     order           ORDER#<order_id>       ORDER
     participant     ORDER#<order_id>       PARTICIPANT#<participant_key>
+    change          ORDER#<order_id>       CHANGE#<seq, 4 digits>
     account claim   ACCOUNT#<email_norm>   ACCOUNT
+    ledger          USER#<moodle_user_id>  COURSE#<course_id>
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -48,8 +52,29 @@ def account_pk(email_norm: str) -> str:
     return f"ACCOUNT#{email_norm}"
 
 
+def change_sk(seq: int) -> str:
+    return f"CHANGE#{seq:04d}"
+
+
+def ledger_key(user_id: int, course_id: int) -> tuple[str, str]:
+    return f"USER#{user_id}", f"COURSE#{course_id}"
+
+
 ORDER_SK = "ORDER"
 ACCOUNT_SK = "ACCOUNT"
+# Items written one at a time but many per batch (claims, ledger grants) go out this many at once.
+PARALLEL_WRITERS = 8
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def in_parallel(work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """`work` on each item, PARALLEL_WRITERS at a time, results in order (a batch has up to 100 items)."""
+    if len(items) <= 1:
+        return [work(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(PARALLEL_WRITERS, len(items))) as pool:
+        return list(pool.map(work, items))
 
 
 def unix_now() -> int:

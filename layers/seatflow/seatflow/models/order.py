@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -30,17 +30,13 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from seatflow.models.lifecycle import OrderLifecycle, ParticipantLifecycle, ParticipantWork
-from seatflow.models.personal import StoredPerson, email_hash
+from seatflow.models.rules import MAX_PARTICIPANTS, _as_errors, _rule_breaches, normalise_email
 from seatflow.product import (
-    ParticipantRole,
-    ProductParamError,
     ProductParams,
     parse_product_params,
     product_param_errors,
 )
 
-MAX_PARTICIPANTS = 5000
 ORDER_ID_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
 
 OrderStatus = Literal["RECEIVED", "RUNNING", "COMPLETED", "PARTIAL", "FAILED", "CANCELLED"]
@@ -234,260 +230,31 @@ class Problem(BaseModel):
     message: str
 
 
-def normalise_email(email: str) -> str:
-    return email.strip().casefold()
-
-
 def participant_key(role: Role, position: int) -> str:
     return f"{role}-{position:04d}"
 
 
-Loc = tuple[int | str, ...]
+# The wording of errors and the stored items have modules of their own; much of the code imports them from here.
+from seatflow.models.items import (  # noqa: E402
+    AccountClaim,
+    OrderItem,
+    ParticipantItem,
+    ParticipantSummary,
+    RecordResult,
+    StoredProduct,
+)
+from seatflow.models.wording import field_path, plain_errors, plain_message  # noqa: E402
 
-
-def _rule_breaches(body: Any, *, wrong: set[Loc]) -> list[tuple[Loc, str]]:
-    """(location, message) of each rule across fields the body breaks, read from a raw body.
-    A rule whose inputs are missing or wrong (their location is in `wrong`) is not checked."""
-    if not isinstance(body, Mapping):
-        return []
-    participants = body.get("participants")
-    people: dict[str, list[Any]] = {}
-    if isinstance(participants, Mapping):
-        for role in ("learners", "tutors"):
-            group = participants.get(role, [])
-            if isinstance(group, list) and ("participants", role) not in wrong:
-                people[role] = group
-    breaches: list[tuple[Loc, str]] = []
-    learners, tutors = len(people.get("learners", [])), len(people.get("tutors", []))
-    total = learners + tutors
-    if total > MAX_PARTICIPANTS:
-        breaches.append((("participants",), f"{total} participants: at most {MAX_PARTICIPANTS} per order"))
-    seats = body.get("seats")
-    if len(people) == 2 and type(seats) is int and ("seats",) not in wrong and seats != total:
-        sides = f"seats ({seats}) is {'less' if seats < total else 'more'} than learners + tutors ({total})"
-        if seats < total:
-            why = f"{total - seats} more participant(s) than seats; every tutor takes a seat like a learner"
-        else:
-            why = f"{seats - total} more seat(s) than participants"
-        breaches.append((("seats",), f"{sides}: {why}"))
-    first_seen: dict[str, Loc] = {}
-    for role, group in people.items():
-        for index, person in enumerate(group):
-            loc: Loc = ("participants", role, index, "email")
-            email = person.get("email") if isinstance(person, Mapping) else getattr(person, "email", None)
-            if not isinstance(email, str) or loc in wrong:
-                continue
-            earlier = first_seen.setdefault(normalise_email(email), loc)
-            if earlier != loc:
-                breaches.append(
-                    (
-                        loc,
-                        f"{email.strip()!r} is already used by {field_path(earlier)} "
-                        "(emails are compared case-insensitively; one participant per email)",
-                    )
-                )
-    return breaches + _role_breaches(body.get("product"), people, wrong)
-
-
-def _role_breaches(product: Any, people: Mapping[str, list[Any]], wrong: set[Loc]) -> list[tuple[Loc, str]]:
-    """Participants of a role the product's `requiredroles` does not name (checked once the params parse)."""
-    raw = product.get("params") if isinstance(product, Mapping) else getattr(product, "params", None)
-    if not isinstance(raw, str) or any(loc[:2] == ("product", "params") for loc in wrong):
-        return []
-    try:
-        params = parse_product_params(raw)
-    except ProductParamError:
-        return []
-    held: dict[str, tuple[ParticipantRole, str]] = {
-        "learners": ("learner", "student"),
-        "tutors": ("tutor", "the supervisor role"),
-    }
-    return [
-        (
-            ("participants", group),
-            f"this product takes no {group}: its requiredroles ({', '.join(params.requiredroles or ())}) do not "
-            f"name {held[group][1]}; remove the {len(people[group])} {group[:-1]}(s) or change the product",
-        )
-        for group in ("learners", "tutors")
-        if people.get(group) and not params.takes(held[group][0])
-    ]
-
-
-def _as_errors(breaches: Iterable[tuple[Loc, str]]) -> list[InitErrorDetails]:
-    return [
-        {"type": PydanticCustomError("order_rule", message), "loc": loc, "input": None} for loc, message in breaches
-    ]
-
-
-def field_path(loc: Sequence[int | str]) -> str:
-    """`("participants", "learners", 3, "email")` -> `participants.learners[3].email`; `()` -> `body`."""
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "body"
-
-
-# What a JSON value is called, for "must be a whole number, not text".
-_JSON_KIND = {str: "text", bool: "true or false", int: "a whole number", float: "a decimal number", list: "a list"}
-_EXPECTED = {
-    "int_type": "a whole number",
-    "int_parsing": "a whole number",
-    "int_from_float": "a whole number",
-    "string_type": "text",
-}
-_OBJECT_EXPECTED = {"model_type", "model_attributes_type", "dict_type"}
-_BOUNDS = {
-    "greater_than_equal": "at least",
-    "less_than_equal": "at most",
-    "greater_than": "more than",
-    "less_than": "less than",
-}
-
-
-def plain_message(error: Mapping[str, Any]) -> str:
-    """The message of one pydantic error (an item of `ValidationError.errors()`) in plain words, e.g.
-    "must not be empty" for "Value should have at least 1 item". An error it already rewrote (its context
-    gone) keeps its message."""
-    kind, message, value = error.get("type"), str(error.get("msg", "is invalid")), error.get("input")
-    ctx: Mapping[str, Any] = error.get("ctx") or {}
-    loc = tuple(error.get("loc", ()))
-    if kind == "missing":
-        return "is required"
-    if kind == "extra_forbidden":
-        return "is not a known field"
-    if kind == "string_pattern_mismatch" and loc[-1:] == ("order_id",):
-        return "must be 1 to 64 characters among letters, digits, '.', '_' and '-'"
-    if kind in _EXPECTED:
-        given = _JSON_KIND.get(type(value), "an object" if isinstance(value, dict) else "null")
-        return f"must be {_EXPECTED[kind]}, not {given}"
-    if kind in _OBJECT_EXPECTED:
-        return "must be a JSON object"
-    if kind == "list_type":
-        return "must be a list"
-    unit = "characters" if isinstance(value, str) else "items"
-    if kind in ("too_short", "string_too_short") and "min_length" in ctx:
-        return "must not be empty" if ctx["min_length"] == 1 else f"must have at least {ctx['min_length']} {unit}"
-    if kind in ("too_long", "string_too_long") and "max_length" in ctx:
-        return f"must have at most {ctx['max_length']} {unit}"
-    for bound, words in _BOUNDS.items():
-        if kind == bound and ctx:
-            return f"must be {words} {next(iter(ctx.values()))}"
-    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-
-
-def plain_errors(errors: Iterable[Mapping[str, Any]]) -> list[InitErrorDetails]:
-    """Errors of a ValidationError, ready for `ValidationError.from_exception_data`, in plain words."""
-    return [
-        {
-            "type": PydanticCustomError(str(e["type"]), plain_message(e)),
-            "loc": tuple(e["loc"]),
-            "input": e.get("input"),
-        }
-        for e in errors
-    ]
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Stored items (DynamoDB). Numbers are ints; see seatflow.store for keys.
-
-
-class StoredProduct(BaseModel):
-    code: str
-    params: str
-    parsed: dict[str, Any]
-
-
-class OrderItem(OrderLifecycle):
-    order_id: str
-    status: OrderStatus
-    body_sha256: str
-    operator: StoredPerson
-    product: StoredProduct
-    seats: int
-    counts: dict[str, int] = Field(default_factory=dict)
-    received_at: int
-    updated_at: int | None = None
-    participants_recorded: bool = False
-    execution_arn: str | None = None
-    session: dict[str, Any] | None = None
-    group: dict[str, Any] | None = None
-    warnings: list[str] = Field(default_factory=list)
-    failure: dict[str, Any] | None = None
-    finished_at: int | None = None
-    # The operator's: see seatflow.models.personal.
-    email_hash: str | None = None
-    erased_at: int | None = None
-
-    @property
-    def product_params(self) -> ProductParams:
-        return ProductParams.model_validate(self.product.parsed)
-
-    @model_validator(mode="after")
-    def _hash_the_operators_email(self) -> OrderItem:
-        if self.email_hash is None and self.operator.email:
-            self.email_hash = email_hash(self.operator.email)
-        return self
-
-
-class ParticipantItem(ParticipantLifecycle):
-    order_id: str
-    participant_key: str
-    role: Role
-    position: int
-    firstname: str
-    lastname: str
-    email: str
-    email_norm: str
-    city: str | None = None
-    institution: str | None = None
-    phone: str | None = None
-    status: ParticipantStatus = "PENDING"
-    account: Literal["created", "reused"] | None = None
-    moodle_user_id: int | None = None
-    username: str | None = None
-    role_shortname: str | None = None
-    role_id: int | None = None
-    attached_to_operator: bool | None = None
-    reason: str | None = None
-    candidates: list[Any] | None = None
-    warnings: list[str] = Field(default_factory=list)
-    updated_at: int | None = None
-    # See seatflow.models.personal.
-    email_hash: str | None = None
-    erased_at: int | None = None
-
-    @model_validator(mode="after")
-    def _hash_the_email(self) -> ParticipantItem:
-        if self.email_hash is None and self.email_norm:
-            self.email_hash = email_hash(self.email_norm)
-        return self
-
-
-class ParticipantSummary(BaseModel):
-    """What FinalizeSession needs of each participant: a projection of the participant item."""
-
-    participant_key: str
-    role: Role
-    status: ParticipantStatus = "PENDING"
-    account: Literal["created", "reused"] | None = None
-    moodle_user_id: int | None = None
-    todo: ParticipantWork | None = None
-    erased_at: int | None = None
-
-
-class AccountClaim(BaseModel):
-    """Who is creating (or created) the Moodle account of one email, across orders."""
-
-    email_norm: str
-    state: Literal["CREATING", "CREATED"]
-    order_id: str
-    participant_key: str
-    moodle_user_id: int | None = None
-    username: str | None = None
-    claimed_at: int
-    owned: bool = Field(default=False, description="True when this caller holds the claim")
-
-
-class RecordResult(BaseModel):
-    outcome: Literal["created", "same", "conflict"]
-    order: OrderItem
+__all__ = [
+    "MAX_PARTICIPANTS",
+    "AccountClaim",
+    "OrderItem",
+    "ParticipantItem",
+    "ParticipantSummary",
+    "RecordResult",
+    "StoredProduct",
+    "field_path",
+    "normalise_email",
+    "plain_errors",
+    "plain_message",
+]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import time
 from collections import Counter
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -35,6 +36,29 @@ class Enrolment:
     timestart: int
     timeend: int
     roles: frozenset[str]  # the user's roles in the course context
+
+
+@dataclass(frozen=True)
+class UserEnrolment:
+    """One row of mdl_user_enrolments as it is: its id and last change say whether anyone touched it since."""
+
+    id: int
+    course: str
+    method: str
+    status: int  # 0 active, 1 suspended
+    timestart: int
+    timeend: int  # 0: no end
+    timemodified: int
+    roles: frozenset[str]  # the user's roles in the course context, enrolled by this row or not
+
+
+@dataclass(frozen=True)
+class AccountState:
+    id: int
+    username: str
+    email: str
+    suspended: bool
+    deleted: bool
 
 
 class MoodleDb:
@@ -69,6 +93,14 @@ class MoodleDb:
     def user_count(self) -> int:
         return int(self._rows("SELECT count(*) FROM mdl_user WHERE deleted = 0")[0][0])
 
+    def accounts_by_id(self, user_ids: list[int]) -> dict[int, AccountState]:
+        """These accounts as mdl_user holds them, deleted or not (a missing id is simply absent)."""
+        rows = self._rows(
+            "SELECT id, username, lower(email), suspended = 1, deleted = 1 FROM mdl_user WHERE id = ANY(%s)",
+            (list(user_ids),),
+        )
+        return {row[0]: AccountState(*row) for row in rows}
+
     # -- courses ---------------------------------------------------------------------------------------------
     def enrolments(self, course_shortname: str) -> dict[str, Enrolment]:
         """The course's manual enrolments, by the user's lower-cased email, with their roles in the course."""
@@ -90,6 +122,42 @@ class MoodleDb:
         )
         return {row[2]: Enrolment(row[0], row[1], row[2], row[3], row[4], frozenset(row[5])) for row in rows}
 
+    def enrolments_of(self, user_id: int) -> dict[str, UserEnrolment]:
+        """Every enrolment row of one user, by course shortname, whatever the method or status."""
+        rows = self._rows(
+            """
+            SELECT ue.id, c.shortname, e.enrol, ue.status, ue.timestart, ue.timeend, ue.timemodified,
+                   coalesce(array_agg(DISTINCT r.shortname) FILTER (WHERE r.id IS NOT NULL), '{}')
+              FROM mdl_user_enrolments ue
+              JOIN mdl_enrol e ON e.id = ue.enrolid
+              JOIN mdl_course c ON c.id = e.courseid
+              JOIN mdl_context ctx ON ctx.contextlevel = %s AND ctx.instanceid = c.id
+              LEFT JOIN mdl_role_assignments ra ON ra.contextid = ctx.id AND ra.userid = ue.userid
+              LEFT JOIN mdl_role r ON r.id = ra.roleid
+             WHERE ue.userid = %s
+             GROUP BY ue.id, c.shortname, e.enrol
+            """,
+            (CONTEXT_COURSE, user_id),
+        )
+        found = [UserEnrolment(*row[:7], frozenset(row[7])) for row in rows]
+        by_course = {e.course: e for e in found}
+        assert len(by_course) == len(found), f"user {user_id} has two enrolments in one course: {found}"
+        return by_course
+
+    def course_roles(self, course_shortname: str, user_id: int) -> set[str]:
+        """The user's role assignments in the course's context, enrolled or not (a role can outlive an enrolment)."""
+        rows = self._rows(
+            """
+            SELECT r.shortname FROM mdl_course c
+              JOIN mdl_context ctx ON ctx.contextlevel = %s AND ctx.instanceid = c.id
+              JOIN mdl_role_assignments ra ON ra.contextid = ctx.id AND ra.userid = %s
+              JOIN mdl_role r ON r.id = ra.roleid
+             WHERE c.shortname = %s
+            """,
+            (CONTEXT_COURSE, user_id, course_shortname),
+        )
+        return {row[0] for row in rows}
+
     # -- groups ----------------------------------------------------------------------------------------------
     def group_members(self, idnumber: str) -> set[str]:
         """Lower-cased emails of the members of the group whose idnumber is `idnumber` (seatflow: the order id)."""
@@ -103,6 +171,24 @@ class MoodleDb:
             (idnumber,),
         )
         return {row[0] for row in rows}
+
+    def groups(self, course_shortname: str) -> dict[str, set[int]]:
+        """Every group of the course, empty ones too: {idnumber: {member user ids}}."""
+        rows = self._rows(
+            """
+            SELECT g.idnumber, gm.userid FROM mdl_course c
+              JOIN mdl_groups g ON g.courseid = c.id
+              LEFT JOIN mdl_groups_members gm ON gm.groupid = g.id
+             WHERE c.shortname = %s
+            """,
+            (course_shortname,),
+        )
+        groups: dict[str, set[int]] = {}
+        for idnumber, user_id in rows:
+            members = groups.setdefault(idnumber, set())
+            if user_id is not None:
+                members.add(user_id)
+        return groups
 
     def group_members_by_name(self, course_shortname: str, name: str) -> set[str]:
         """The same, for a group found by its name in a course (tool_uploaduser names groups, gives no idnumber)."""
@@ -135,6 +221,60 @@ class MoodleDb:
             roles.setdefault(user_id, set()).add(shortname)
         return roles
 
+    def roles_in_context_of(self, user_id: int) -> dict[int, set[str]]:
+        """Who holds roles in `user_id`'s own user context: {holder: {role shortnames}} (the reverse view)."""
+        rows = self._rows(
+            """
+            SELECT ra.userid, r.shortname FROM mdl_role_assignments ra
+              JOIN mdl_context ctx ON ctx.id = ra.contextid AND ctx.contextlevel = %s AND ctx.instanceid = %s
+              JOIN mdl_role r ON r.id = ra.roleid
+            """,
+            (CONTEXT_USER, user_id),
+        )
+        holders: dict[int, set[str]] = {}
+        for holder, shortname in rows:
+            holders.setdefault(holder, set()).add(shortname)
+        return holders
+
+    # -- what a scenario left --------------------------------------------------------------------------------
+    def describe(self, courses: tuple[str, ...] = ("SPOCM1", "SUPPORT")) -> str:
+        """A readable table of what matters after a scenario: the courses' enrolment rows with dates and roles,
+        their groups, every role held in a user context, and the accounts suspended or deleted (carol is, in the
+        fixture)."""
+        lines = []
+        for course in courses:
+            for user_id, username in self._rows(
+                """
+                SELECT DISTINCT u.id, u.username FROM mdl_course c
+                  JOIN mdl_enrol e ON e.courseid = c.id
+                  JOIN mdl_user_enrolments ue ON ue.enrolid = e.id
+                  JOIN mdl_user u ON u.id = ue.userid
+                 WHERE c.shortname = %s ORDER BY u.id
+                """,
+                (course,),
+            ):
+                e = self.enrolments_of(user_id)[course]
+                lines.append(
+                    f"enrolment {course:<7} {user_id:>3} {username:<32} {_date(e.timestart)}..{_date(e.timeend):<10}"
+                    f" {'active' if e.status == 0 else 'suspended'} {','.join(sorted(e.roles))}"
+                )
+            for idnumber, members in sorted(self.groups(course).items()):
+                lines.append(f"group     {course:<7} {idnumber}: members {sorted(members)}")
+        for holder, context_user, role in self._rows(
+            """
+            SELECT ra.userid, ctx.instanceid, r.shortname FROM mdl_role_assignments ra
+              JOIN mdl_context ctx ON ctx.id = ra.contextid AND ctx.contextlevel = %s
+              JOIN mdl_role r ON r.id = ra.roleid ORDER BY 1, 2
+            """,
+            (CONTEXT_USER,),
+        ):
+            lines.append(f"user ctx  user {holder} is {role} in the context of user {context_user}")
+        for user_id, username, suspended, deleted in self._rows(
+            "SELECT id, username, suspended, deleted FROM mdl_user WHERE suspended = 1 OR deleted = 1 ORDER BY id"
+        ):
+            lines.append(f"account   {user_id} {username}: suspended={suspended} deleted={deleted}")
+        return "\n".join(lines)
+
     # -- mails -----------------------------------------------------------------------------------------------
     def mails(self) -> list[EmailMessage]:
         """Every mail the peer's SMTP catcher kept since the last reset, oldest first."""
@@ -157,6 +297,10 @@ class MoodleDb:
             if NEW_ACCOUNT_SUBJECT in str(message["Subject"] or ""):
                 counts.update(_recipients(message))
         return counts
+
+
+def _date(timestamp: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(timestamp)) if timestamp else "none"
 
 
 def _recipients(message: EmailMessage) -> list[str]:

@@ -16,12 +16,12 @@ import logging
 import os
 import sys
 import time
-import uuid
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from seatflow_local.api_events import signed_api_event
 from seatflow_local.commands import local_webhook_secret, require_moodle_pair, role_ids_from_env
 from seatflow_local.lambda_output import FunctionOutputToLog
 from seatflow_local.lambdas import InProcessLambda, route_lambda_to
@@ -248,33 +248,7 @@ class LocalRuntime:
     def api_event(
         self, method: str, path: str, body: str = "", path_parameters: dict[str, str] | None = None
     ) -> dict[str, Any]:
-        from seatflow.signature import sign
-
-        timestamp = int(time.time())
-        return {
-            "resource": "/orders/{order_id}" if path_parameters else "/orders",
-            "path": path,
-            "httpMethod": method,
-            "headers": {
-                "Content-Type": "application/json",
-                "Seatflow-Signature": sign(self.webhook_secret, timestamp, body),
-            },
-            "multiValueHeaders": {},
-            "queryStringParameters": None,
-            "multiValueQueryStringParameters": None,
-            "pathParameters": path_parameters,
-            "stageVariables": None,
-            "requestContext": {
-                "resourcePath": "/orders/{order_id}" if path_parameters else "/orders",
-                "httpMethod": method,
-                "path": f"/v1{path}",
-                "stage": "v1",
-                "requestId": str(uuid.uuid4()),
-                "identity": {"sourceIp": "127.0.0.1"},
-            },
-            "body": body,
-            "isBase64Encoded": False,
-        }
+        return signed_api_event(self.webhook_secret, method, path, body, path_parameters)
 
     def call_api(self, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         assert self.lambdas is not None

@@ -7,23 +7,13 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from seatflow.config import Settings, get_settings
 from seatflow.lifecycle.events import order_event
 from seatflow.models.tasks import BatchDone, FailureTask, OrderDone
 from seatflow.observability import metrics, publish_metric_alone
 from seatflow.privacy.retention import schedule_personal_data_expiry
-from seatflow.store import OrderStore
+from seatflow.store import store_for_settings
 
-_cached: tuple[Settings, OrderStore] | None = None
-
-
-def _store() -> OrderStore:
-    """One store per container, rebuilt if the settings change (the local runtime)."""
-    global _cached
-    settings = get_settings()
-    if _cached is None or _cached[0] is not settings:
-        _cached = (settings, OrderStore(settings.table_name))
-    return _cached[1]
+_store = store_for_settings  # one store per container
 
 
 def record_failure(task: FailureTask) -> dict[str, Any]:

@@ -17,11 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from seatflow.config import Settings, get_settings
 from seatflow.models.order import AccountClaim, normalise_email
 from seatflow.models.personal import email_hash
 from seatflow.observability import logger
-from seatflow.store import CLAIM_LEASE_SECONDS, ORDER_SK, RETENTION_SK, OrderStore
+from seatflow.store import CLAIM_LEASE_SECONDS, ORDER_SK, RETENTION_SK, OrderStore, store_for_settings
 from seatflow.store.personal_data import ERASED_CLAIM_PREFIX
 
 BUSY = ("RECEIVED", "RUNNING")
@@ -114,16 +113,7 @@ def expire_retention_item(keys: Mapping[str, Any]) -> int:
     return expire_order(_store(), pk.removeprefix("ORDER#"))
 
 
-_cached: tuple[Settings, OrderStore] | None = None
-
-
-def _store() -> OrderStore:
-    """One store per container, rebuilt if the settings change (the local runtime)."""
-    global _cached
-    settings = get_settings()
-    if _cached is None or _cached[0] is not settings:
-        _cached = (settings, OrderStore(settings.table_name))
-    return _cached[1]
+_store = store_for_settings  # one store per container
 
 
 def _in_flight(claim: AccountClaim, now: int) -> bool:

@@ -21,6 +21,7 @@ class OrderStore(OrderRecords, AccountClaims, LedgerRecords, PersonalDataRecords
 
 
 __all__ = [
+    "store_for_settings",
     "ACCOUNT_SK",
     "CLAIM_LEASE_SECONDS",
     "EMAIL_HASH_INDEX",
@@ -34,3 +35,17 @@ __all__ = [
     "order_pk",
     "participant_sk",
 ]
+
+
+_per_settings: tuple[object, OrderStore] | None = None
+
+
+def store_for_settings() -> OrderStore:
+    """One store per container, made again when the settings change (the local runtime resets them)."""
+    from seatflow.config import get_settings
+
+    global _per_settings
+    settings = get_settings()
+    if _per_settings is None or _per_settings[0] is not settings:
+        _per_settings = (settings, OrderStore(settings.table_name))
+    return _per_settings[1]

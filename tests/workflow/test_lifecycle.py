@@ -3,9 +3,6 @@ local runtime, the sandbox's state asserted after each change."""
 
 from __future__ import annotations
 
-import pytest
-
-from seatflow_local.runtime import LocalRuntime
 from tests.fixtures.lifecycle import (
     DAY,
     SPOCM1,
@@ -13,7 +10,6 @@ from tests.fixtures.lifecycle import (
     STUDENT,
     SUPPORT,
     TEACHER,
-    Shop,
     by_email,
     enrolment,
     moodle_admin,
@@ -21,17 +17,6 @@ from tests.fixtures.lifecycle import (
     small_order,
     user_context_roles,
 )
-
-
-@pytest.fixture
-def rt():
-    with LocalRuntime() as runtime:
-        yield runtime
-
-
-@pytest.fixture
-def shop(rt: LocalRuntime) -> Shop:
-    return Shop(rt)
 
 
 def test_retry_after_fixing_an_ambiguous_email_enrols_that_participant_and_nobody_again(rt, shop):

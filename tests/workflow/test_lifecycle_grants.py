@@ -3,9 +3,6 @@ order. The real state machine in the local runtime; the sandbox's enrolments, ro
 
 from __future__ import annotations
 
-import pytest
-
-from seatflow_local.runtime import LocalRuntime
 from tests.fixtures.lifecycle import (
     DAY,
     SPOCM1,
@@ -13,7 +10,6 @@ from tests.fixtures.lifecycle import (
     STUDENT,
     SUPPORT,
     TEACHER,
-    Shop,
     by_email,
     enrolment,
     moodle_admin,
@@ -22,17 +18,6 @@ from tests.fixtures.lifecycle import (
 )
 
 SHARED = "shared@acme-training.example"
-
-
-@pytest.fixture
-def rt():
-    with LocalRuntime() as runtime:
-        yield runtime
-
-
-@pytest.fixture
-def shop(rt: LocalRuntime) -> Shop:
-    return Shop(rt)
 
 
 def test_a_person_in_two_orders_keeps_the_course_until_the_last_one_is_cancelled(rt, shop):

@@ -6,21 +6,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import pytest
-
 from seatflow_local.runtime import LocalRuntime
-from tests.fixtures.lifecycle import SPOCM1, Shop, by_email, enrolment, revision, small_order
-
-
-@pytest.fixture
-def rt():
-    with LocalRuntime() as runtime:
-        yield runtime
-
-
-@pytest.fixture
-def shop(rt: LocalRuntime) -> Shop:
-    return Shop(rt)
+from tests.fixtures.lifecycle import SPOCM1, by_email, enrolment, revision, small_order
 
 
 def moodle_snapshot(rt: LocalRuntime) -> tuple[Any, ...]:

@@ -104,6 +104,10 @@ class LocalRuntime:
     def start(self) -> None:
         from moto import mock_aws
 
+        from seatflow_local.atomic_writes import make_moto_writes_atomic
+
+        make_moto_writes_atomic()
+
         self.webhook_secret = local_webhook_secret()
         self._open_log()
         self._set_env(

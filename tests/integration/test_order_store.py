@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -262,3 +263,22 @@ def test_a_recorded_order_waits_among_the_unstarted_until_it_is_marked_running(s
     assert (waiting.order_id, waiting.participants_recorded) == (ORDER_ID, True)
     assert waiting.unstarted_since == store.get_order(ORDER_ID).received_at
     assert list(store.iter_unstarted_orders()) == []
+
+
+def test_twenty_orders_claiming_one_email_at_once_leave_exactly_one_owner(store: OrderStore) -> None:
+    # Given 20 orders whose batches claim the same new email at the same moment (threads, as batches run locally)
+    from concurrent.futures import ThreadPoolExecutor
+
+    barrier = threading.Barrier(20)
+
+    def claim_it(n: int) -> AccountClaim:
+        barrier.wait()
+        return claim(store, "noe@example.com", f"SHOP-{n:02d}", "learner-0001")
+
+    # When they claim it
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        claims = list(pool.map(claim_it, range(20)))
+    # Then exactly one owns it, and every other one is shown that owner's claim
+    owners = [c for c in claims if c.owned]
+    assert len(owners) == 1
+    assert {c.order_id for c in claims} == {owners[0].order_id}

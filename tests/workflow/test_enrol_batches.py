@@ -19,12 +19,6 @@ BATCH = ["learner-0001", "learner-0002", "learner-0003"]
 
 
 @pytest.fixture
-def runtime():
-    with LocalRuntime() as rt:
-        yield rt
-
-
-@pytest.fixture
 def prepared_order(runtime: LocalRuntime) -> OrderBody:
     """The sample order recorded and its session prepared, without the workflow running."""
     order = OrderBody.model_validate(json.loads((EVENTS / "order_spocm1.json").read_text(encoding="utf-8")))

@@ -5,30 +5,16 @@ from __future__ import annotations
 import copy
 import json
 import threading
-from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
 from seatflow.fulfilment import services
 from seatflow.models import OrderBody
 
 from seatflow_local.runtime import REGION, LocalRuntime
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
 SPOCM1, SUPPORT = 2, 3
 STUDENT, TEACHER, CUSTOMER = 5, 4, 9
-
-
-@pytest.fixture
-def sample_order() -> dict[str, Any]:
-    return json.loads((EVENTS / "order_spocm1.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def runtime():
-    with LocalRuntime() as rt:
-        yield rt
 
 
 def fulfil(rt: LocalRuntime, order: dict[str, Any]) -> dict[str, Any]:

@@ -5,25 +5,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from seatflow_local.runtime import LocalRuntime
-
-EVENTS = Path(__file__).resolve().parents[2] / "events"
-
-
-@pytest.fixture
-def sample_order() -> dict[str, Any]:
-    return json.loads((EVENTS / "order_spocm1.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture
-def runtime():
-    with LocalRuntime() as rt:
-        yield rt
 
 
 @pytest.fixture

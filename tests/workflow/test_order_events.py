@@ -11,13 +11,6 @@ import pytest
 
 from seatflow_local.runtime import LocalRuntime
 
-EVENTS = Path(__file__).resolve().parents[2] / "events"
-
-
-@pytest.fixture
-def sample_order() -> dict[str, Any]:
-    return json.loads((EVENTS / "order_spocm1.json").read_text(encoding="utf-8"))
-
 
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[LocalRuntime]:

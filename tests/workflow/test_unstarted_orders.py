@@ -7,17 +7,10 @@ import json
 from pathlib import Path
 
 import boto3
-import pytest
 
-from seatflow_local.runtime import REGION, LocalRuntime
+from seatflow_local.runtime import REGION
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-
-
-@pytest.fixture
-def runtime():
-    with LocalRuntime() as rt:
-        yield rt
 
 
 def test_an_order_whose_start_failed_is_started_by_the_sweeper_and_completes(runtime, monkeypatch):

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from seatflow_local.runtime import LocalRuntime
+from tests.fixtures.orders import fulfil, fulfil_at_once
 
 pytestmark = pytest.mark.race
 
@@ -36,15 +36,6 @@ def order_of(order_id: str, learners: list[dict[str, str]]) -> dict[str, Any]:
 
 def learner(firstname: str, lastname: str, email: str) -> dict[str, str]:
     return {"firstname": firstname, "lastname": lastname, "email": email}
-
-
-def fulfil(rt: LocalRuntime, order: dict[str, Any]) -> dict[str, Any]:
-    status, answer = rt.submit_order(json.dumps(order))
-    assert status == 202, answer
-    rt.wait_for_order(order["order_id"], timeout=300)
-    status, document = rt.get_order(order["order_id"])
-    assert status == 200, document
-    return document
 
 
 def accounts_of(rt: LocalRuntime, email: str) -> list[dict[str, Any]]:
@@ -87,15 +78,7 @@ def test_two_concurrent_orders_sharing_new_emails_create_each_account_once(runti
     shared = [learner("Sam", f"Shared{i}", f"shared{i}@acme.example") for i in range(12)]
     first = order_of("RACE-A", shared + [learner("Ann", f"A{i}", f"a{i}@acme.example") for i in range(8)])
     second = order_of("RACE-B", [learner("Bob", f"B{i}", f"b{i}@acme.example") for i in range(8)] + shared[::-1])
-    documents: dict[str, dict[str, Any]] = {}
-    threads = [
-        threading.Thread(target=lambda o=o: documents.__setitem__(o["order_id"], fulfil(runtime, o)))
-        for o in (first, second)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    documents = fulfil_at_once(runtime, (first, second))
     # Then both complete, each shared email has one account, created by one order and reused by the other,
     # and nobody is sent to review
     assert {d["status"] for d in documents.values()} == {"COMPLETED"}

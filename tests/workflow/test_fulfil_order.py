@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import json
-import threading
 from typing import Any
 
 import boto3
@@ -12,18 +11,10 @@ from seatflow.fulfilment import services
 from seatflow.models import OrderBody
 
 from seatflow_local.runtime import REGION, LocalRuntime
+from tests.fixtures.orders import fulfil, fulfil_at_once
 
 SPOCM1, SUPPORT = 2, 3
 STUDENT, TEACHER, CUSTOMER = 5, 4, 9
-
-
-def fulfil(rt: LocalRuntime, order: dict[str, Any]) -> dict[str, Any]:
-    status, answer = rt.submit_order(json.dumps(order))
-    assert status == 202, answer
-    rt.wait_for_order(order["order_id"], timeout=300)
-    status, document = rt.get_order(order["order_id"])
-    assert status == 200, document
-    return document
 
 
 def by_email(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -256,15 +247,7 @@ def test_two_orders_naming_the_same_new_email_at_once_create_one_account(runtime
     second["seats"] = 1
 
     # When both are posted at the same moment
-    documents: dict[str, dict[str, Any]] = {}
-    threads = [
-        threading.Thread(target=lambda o=o: documents.__setitem__(o["order_id"], fulfil(runtime, o)))
-        for o in (sample_order, second)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    documents = fulfil_at_once(runtime, (sample_order, second))
 
     # Then Moodle holds one account for that email, and both orders enrolled it
     matching = [u for u in runtime.sandbox.state.users() if u["email"].lower() == shared["email"].lower()]
